@@ -1,0 +1,36 @@
+/*
+ * A node's three key pairs, one per purpose (CRYPTO.md 9.6): Ed25519 for
+ * signing, X25519 for Noise links, X25519 for end-to-end sessions.
+ */
+#ifndef GM_KEYS_H
+#define GM_KEYS_H
+
+#include <stdint.h>
+
+#include "crypto/common.h"
+#include "crypto/keyseal.h"
+
+#define GM_KEYS_LEN 32
+
+typedef struct {
+    uint8_t sign_seed[GM_KEYS_LEN]; /* the 64-byte Ed25519 key is always rebuilt from this */
+    uint8_t link_sk[GM_KEYS_LEN];
+    uint8_t e2e_sk[GM_KEYS_LEN];
+    uint8_t sign_pk[GM_KEYS_LEN];
+    uint8_t link_pk[GM_KEYS_LEN];
+    uint8_t e2e_pk[GM_KEYS_LEN];
+} gm_node_keys_t;
+
+/* Fresh keys from libsodium's CSPRNG. */
+void gm_node_keys_generate(gm_node_keys_t *k);
+
+/* Rebuilds the keys from the 96-byte secret of a node key file. GM_EDH if unusable. */
+GM_MUST_CHECK int gm_node_keys_from_secret(gm_node_keys_t *k,
+                                           const uint8_t secret[GM_NODE_SECRET_LEN]);
+
+/* The 96-byte secret: sign seed || link sk || e2e sk. */
+void gm_node_keys_to_secret(const gm_node_keys_t *k, uint8_t secret[GM_NODE_SECRET_LEN]);
+
+void gm_node_keys_wipe(gm_node_keys_t *k);
+
+#endif
