@@ -174,7 +174,9 @@ int gm_noise_encrypt(gm_noise_cipher_t *cs, const uint8_t *ad, size_t ad_len, co
         return GM_ELIMIT;
     }
     if (!cs->has_key) {
-        memmove(out, pt, pt_len);
+        if (pt_len > 0) { /* an empty payload may come as NULL */
+            memmove(out, pt, pt_len);
+        }
         *out_len = pt_len;
         return 0;
     }
@@ -201,7 +203,9 @@ int gm_noise_decrypt(gm_noise_cipher_t *cs, const uint8_t *ad, size_t ad_len, co
         if (ct_len > out_cap) {
             return GM_ELIMIT;
         }
-        memmove(out, ct, ct_len);
+        if (ct_len > 0) {
+            memmove(out, ct, ct_len);
+        }
         *out_len = ct_len;
         return 0;
     }

@@ -17,6 +17,9 @@ enum {
 /* "guardmesh ca ..." (argv[0] is "ca"). Returns an exit status. */
 int gm_cli_ca(int argc, char **argv);
 
+/* "guardmesh --dir NODE_DIR status|peers ..." (argv[0] is the command). */
+int gm_cli_node(const char *dir, int argc, char **argv);
+
 /* Prints "guardmesh: <msg>" to stderr and returns GM_EXIT_FAIL. */
 int gm_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -19,7 +19,9 @@ static void usage(FILE *out)
                  "  ca revoke   revoke a node's certificate (signed revocation list)\n"
                  "  ca trust    make a node trust another organisation, or install a revocation list\n"
                  "  ca show     print a certificate and whether it is acceptable\n"
-
+                 "\n"
+                 "  --dir NODE_DIR status [--json]   the running node: identity, listeners, counters\n"
+                 "  --dir NODE_DIR peers [--json]    its links: peer, role, address, age, traffic\n"
                  "\n"
                  "'guardmesh ca COMMAND --help' describes each one.\n");
 }
@@ -92,6 +94,9 @@ int main(int argc, char **argv)
     if (strcmp(argv[1], "--version") == 0) {
         printf("guardmesh 0.1.0\n");
         return GM_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--dir") == 0 && argc >= 3) {
+        return gm_cli_node(argv[2], argc - 3, argv + 3);
     }
     if (strcmp(argv[1], "ca") == 0) {
         return gm_cli_ca(argc - 1, argv + 1);

@@ -49,7 +49,7 @@ static struct {
     gm_trust_t trust; /* fx.root, with a list revoking FUZZ_REVOKED_SERIAL */
 } fx;
 
-static gm_trust_t scratch; /* for decoded lists; too large for the stack */
+static gm_trust_t scratch; /* for decoded roots and lists; too large for the stack */
 
 /* Deterministic node keys from tag: sign seed, link and e2e X25519 keys. */
 static void node_public_keys(uint8_t tag, gm_cert_body_t *t)

@@ -1,0 +1,103 @@
+#include "node/client.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "node/fileio.h"
+
+static int io_all(int fd, uint8_t *p, size_t len, bool writing)
+{
+    while (len > 0) {
+        ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return n < 0 ? -errno : GM_EIO;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int connect_to(const char *path, gm_why_t *why)
+{
+    struct sockaddr_un sa;
+    struct timeval tv = {GM_CLIENT_TIMEOUT_MS / 1000, (GM_CLIENT_TIMEOUT_MS % 1000) * 1000};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0) {
+        gm_why_set(why, "cannot create a socket: %s", strerror(errno));
+        return -errno;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof sa.sun_path) {
+        gm_why_set(why, "%s: socket path too long", path);
+        close(fd);
+        return GM_ELIMIT;
+    }
+    memcpy(sa.sun_path, path, strlen(path));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        int err = -errno;
+        gm_why_set(why, "no node is running here (%s: %s): start it with guardmeshd --dir DIR",
+                   path, strerror(errno));
+        close(fd);
+        return err;
+    }
+    return fd;
+}
+
+static int exchange(int fd, gm_control_op_t op, gm_control_response_t *out, gm_why_t *why)
+{
+    uint8_t req[64], hdr[4], *body;
+    size_t len;
+    int err = gm_wire_control_request_encode(op, req + 4, sizeof req - 4, &len);
+
+    gm_store_u32_be(req, (uint32_t)len);
+    err = err ? err : io_all(fd, req, len + 4, true);
+    err = err ? err : io_all(fd, hdr, 4, false);
+    if (err != 0) {
+        gm_why_set(why, "the node did not answer: %s", gm_strerror(err));
+        return err;
+    }
+    len = ((size_t)hdr[0] << 24) | ((size_t)hdr[1] << 16) | ((size_t)hdr[2] << 8) | hdr[3];
+    body = len <= GM_CONTROL_MAX_MSG ? malloc(len + 1) : NULL;
+    err = body == NULL ? GM_EPROTO : io_all(fd, body, len, false);
+    err = err ? err : gm_wire_control_response_decode(body, len, out);
+    free(body);
+    if (err != 0) {
+        gm_why_set(why, "the node sent an answer this tool cannot read: %s", gm_strerror(err));
+    }
+    return err;
+}
+
+int gm_client_request(const char *node_dir, const char *socket_path, gm_control_op_t op,
+                      gm_control_response_t *out, gm_why_t *why)
+{
+    char path[GM_PATH_MAX];
+    int fd, err;
+
+    if (socket_path != NULL) {
+        snprintf(path, sizeof path, "%s", socket_path);
+    } else if (gm_path_join(path, sizeof path, node_dir, GM_FILE_CONTROL_SOCKET) != 0) {
+        gm_why_set(why, "%s: path too long", node_dir);
+        return GM_ELIMIT;
+    }
+    fd = connect_to(path, why);
+    if (fd < 0) {
+        return fd;
+    }
+    err = exchange(fd, op, out, why);
+    close(fd);
+    return err;
+}

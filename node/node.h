@@ -1,0 +1,115 @@
+/*
+ * A Guardmesh node: one identity, its links, listeners, dialers, discovery and
+ * control socket, all driven by one libuv loop. No global state: many nodes
+ * can share one process and one loop (tests, simulator).
+ */
+#ifndef GM_NODE_H
+#define GM_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#include "node/config.h"
+#include "node/identity.h"
+#include "node/transport.h"
+
+typedef struct gm_node gm_node_t;
+
+/* Why a link or handshake was refused or closed. Counted per node. */
+typedef enum {
+    GM_REFUSE_UNTRUSTED_ORG,
+    GM_REFUSE_BAD_SIGNATURE,
+    GM_REFUSE_WRONG_ORG,
+    GM_REFUSE_REVOKED,
+    GM_REFUSE_NOT_YET_VALID,
+    GM_REFUSE_EXPIRED,
+    GM_REFUSE_WRONG_ROLE,
+    GM_REFUSE_MALFORMED_CERT,
+    GM_REFUSE_KEY_MISMATCH,      /* certificate link key != Noise static key */
+    GM_REFUSE_HANDSHAKE_FAILED,  /* did not decrypt: other mesh id, mesh key, or garbage */
+    GM_REFUSE_BAD_HELLO,         /* handshake payload malformed or wrong version */
+    GM_REFUSE_HANDSHAKE_TIMEOUT,
+    GM_REFUSE_HALF_OPEN_LIMIT,
+    GM_REFUSE_RATE_LIMITED,
+    GM_REFUSE_FRAME_TOO_LARGE,
+    GM_REFUSE_BAD_FRAME,         /* a transport frame that does not decrypt or decode */
+    GM_REFUSE_SELF,
+    GM_REFUSE_LINK_LIMIT,
+    GM_REFUSE_COUNT
+} gm_refusal_t;
+
+/* Events worth counting that are not refusals. */
+typedef enum {
+    GM_EVENT_LINK_UP,
+    GM_EVENT_LINK_DOWN,
+    GM_EVENT_DEAD_PEER,
+    GM_EVENT_DUPLICATE_LINK,
+    GM_EVENT_HANDSHAKE_ABORTED, /* the peer closed during the handshake */
+    GM_EVENT_REKEY,
+    GM_EVENT_REHANDSHAKE,
+    GM_EVENT_DIAL_FAILED,
+    GM_EVENT_BACKPRESSURE,
+    GM_EVENT_BEACON_SEEN,
+    GM_EVENT_COUNT
+} gm_event_t;
+
+/* Short snake_case names, as shown by `guardmesh status`. */
+const char *gm_refusal_name(gm_refusal_t r);
+const char *gm_event_name(gm_event_t e);
+
+/* What a node needs from its host process. */
+typedef struct {
+    uv_loop_t *loop;
+    gm_mem_hub_t *hub;                  /* for "mem:" addresses; may be NULL */
+    uint64_t (*wall_clock)(void *ctx);  /* seconds since the epoch; NULL: time() */
+    void *clock_ctx;
+    FILE *log;                          /* NULL: stderr */
+} gm_node_env_t;
+
+/* Upper-layer data from a peer (LinkMsg Data); data is borrowed. */
+typedef void (*gm_node_data_cb)(void *ctx, const uint8_t node_id[GM_ID_LEN], uint32_t channel,
+                                const uint8_t *data, size_t len);
+typedef void (*gm_node_stopped_cb)(gm_node_t *node, void *arg);
+
+/*
+ * Loads the node directory (node.key, node.cert, trust/, revocations/) and
+ * checks that the certificate is acceptable now. On error *why names the
+ * file and the reason. Release with gm_node_free().
+ */
+GM_MUST_CHECK int gm_node_new(const gm_node_env_t *env, const char *dir,
+                              const gm_node_config_t *cfg, gm_node_t **out, gm_why_t *why);
+
+/* Opens listeners, the control socket and discovery, and dials the configured peers. */
+GM_MUST_CHECK int gm_node_start(gm_node_t *n, gm_why_t *why);
+
+/* Closes links (telling peers), listeners and sockets; cb runs once every handle is closed. */
+void gm_node_stop(gm_node_t *n, gm_node_stopped_cb cb, void *arg);
+
+/* Frees a node that was never started or has stopped. NULL is a no-op. */
+void gm_node_free(gm_node_t *n);
+
+void gm_node_set_data_cb(gm_node_t *n, gm_node_data_cb cb, void *ctx);
+
+/*
+ * Queues data for the neighbour node_id. GM_ENOENT if no link is up to it,
+ * GM_ELIMIT if its queue is full (backpressure: the caller keeps the data),
+ * GM_EPROTO if it does not fit in a frame.
+ */
+GM_MUST_CHECK int gm_node_send(gm_node_t *n, const uint8_t node_id[GM_ID_LEN], uint32_t channel,
+                               const uint8_t *data, size_t len);
+
+/* Dials addr once more now (a beacon, a test). */
+void gm_node_dial(gm_node_t *n, const char *addr);
+
+const uint8_t *gm_node_id(const gm_node_t *n);
+const gm_cert_t *gm_node_cert(const gm_node_t *n);
+size_t gm_node_link_count(const gm_node_t *n); /* links that are up */
+bool gm_node_has_link(const gm_node_t *n, const uint8_t node_id[GM_ID_LEN]);
+uint64_t gm_node_refusals(const gm_node_t *n, gm_refusal_t r);
+uint64_t gm_node_events(const gm_node_t *n, gm_event_t e);
+/* The first listening address ("127.0.0.1:40123"), or "" if none. */
+const char *gm_node_listen_addr(const gm_node_t *n);
+
+#endif

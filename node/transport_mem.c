@@ -1,0 +1,381 @@
+/*
+ * In-memory transport: connected pairs of endpoints on one loop. Writes move
+ * the buffer to the peer's inbox; a uv_idle handle delivers inboxes, dial
+ * results and end-of-stream on a later loop turn, as TCP would.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/transport.h"
+#include "node/transport_internal.h"
+
+typedef struct mem_conn mem_conn_t;
+
+typedef struct chunk {
+    struct chunk *next;
+    mem_conn_t *src; /* the writer, NULL once it has closed */
+    uint8_t *data;
+    size_t len;
+} chunk_t;
+
+struct mem_conn {
+    gm_conn_t base;
+    gm_mem_hub_t *hub;
+    mem_conn_t *peer;           /* NULL once the peer has closed */
+    chunk_t *inbox, *inbox_tail;
+    bool reading, peer_gone, end_sent, closed;
+    mem_conn_t *next_pending;   /* in hub->pending */
+    bool pending;
+    mem_conn_t *next_dead;      /* in hub->dead, freed on the next idle turn */
+};
+
+typedef struct mem_listener {
+    gm_listener_t base;
+    gm_mem_hub_t *hub;
+    char name[GM_ADDR_LEN];
+    gm_accept_cb cb;
+    void *ctx;
+    struct mem_listener *next;
+} mem_listener_t;
+
+typedef struct mem_dial {
+    gm_dial_t base;
+    gm_mem_hub_t *hub;
+    char name[GM_ADDR_LEN];
+    gm_dial_cb cb;
+    void *ctx;
+    bool cancelled;
+    struct mem_dial *next;
+} mem_dial_t;
+
+struct gm_mem_hub {
+    uv_idle_t idle;
+    mem_listener_t *listeners;
+    mem_dial_t *dials;
+    mem_conn_t *pending;
+    mem_conn_t *dead;
+    unsigned next_id;
+};
+
+static void on_hub_idle(uv_idle_t *h);
+
+static void kick(gm_mem_hub_t *hub)
+{
+    uv_idle_start(&hub->idle, on_hub_idle); /* no-op while already started */
+}
+
+static void mark_pending(mem_conn_t *c)
+{
+    if (!c->pending && !c->closed) {
+        c->pending = true;
+        c->next_pending = c->hub->pending;
+        c->hub->pending = c;
+    }
+}
+
+/* ---- connections ---- */
+
+static int mem_write(gm_conn_t *base, uint8_t *data, size_t len)
+{
+    mem_conn_t *c = (mem_conn_t *)base;
+    chunk_t *k;
+
+    if (c->peer == NULL) {
+        free(data);
+        return UV_EPIPE;
+    }
+    k = malloc(sizeof *k);
+    if (k == NULL) {
+        free(data);
+        return GM_ENOMEM;
+    }
+    *k = (chunk_t){NULL, c, data, len};
+    if (c->peer->inbox_tail != NULL) {
+        c->peer->inbox_tail->next = k;
+    } else {
+        c->peer->inbox = k;
+    }
+    c->peer->inbox_tail = k;
+    c->base.queued += len;
+    mark_pending(c->peer);
+    kick(c->hub);
+    return 0;
+}
+
+static void mem_read_start(gm_conn_t *base)
+{
+    mem_conn_t *c = (mem_conn_t *)base;
+
+    c->reading = true;
+    mark_pending(c);
+    kick(c->hub);
+}
+
+static void mem_read_stop(gm_conn_t *base)
+{
+    ((mem_conn_t *)base)->reading = false;
+}
+
+static void mem_close(gm_conn_t *base)
+{
+    mem_conn_t *c = (mem_conn_t *)base;
+
+    if (c->closed) {
+        return;
+    }
+    c->closed = true;
+    if (c->peer != NULL) {
+        for (chunk_t *k = c->peer->inbox; k != NULL; k = k->next) {
+            if (k->src == c) {
+                k->src = NULL;
+            }
+        }
+        c->peer->peer = NULL;
+        c->peer->peer_gone = true;
+        mark_pending(c->peer);
+        c->peer = NULL;
+    }
+    for (chunk_t *k = c->inbox; k != NULL; k = k->next) {
+        if (k->src != NULL) {
+            k->src->base.queued -= k->len;
+        }
+    }
+    c->next_dead = c->hub->dead;
+    c->hub->dead = c;
+    kick(c->hub);
+}
+
+static const struct gm_conn_ops mem_ops = {
+    .write = mem_write,
+    .read_start = mem_read_start,
+    .read_stop = mem_read_stop,
+    .close = mem_close,
+};
+
+static mem_conn_t *mem_conn_new(gm_mem_hub_t *hub, const char *name)
+{
+    mem_conn_t *c = calloc(1, sizeof *c);
+
+    if (c != NULL) {
+        c->base.ops = &mem_ops;
+        c->hub = hub;
+        snprintf(c->base.peer, sizeof c->base.peer, "mem:%s#%u", name, ++hub->next_id);
+        snprintf(c->base.peer_host, sizeof c->base.peer_host, "mem:%s", name);
+    }
+    return c;
+}
+
+/* Delivers c's inbox while it reads; then end-of-stream once the peer is gone. */
+static void deliver(mem_conn_t *c)
+{
+    while (c->inbox != NULL && c->reading && !c->closed) {
+        chunk_t *k = c->inbox;
+        mem_conn_t *src = k->src;
+
+        c->inbox = k->next;
+        if (c->inbox == NULL) {
+            c->inbox_tail = NULL;
+        }
+        if (src != NULL) {
+            src->base.queued -= k->len;
+        }
+        c->base.cbs.on_data(c->base.ctx, k->data, k->len);
+        free(k->data);
+        free(k);
+        if (src != NULL && !src->closed && src->base.queued == 0 && src->base.cbs.on_drain) {
+            src->base.cbs.on_drain(src->base.ctx);
+        }
+    }
+    if (c->peer_gone && c->inbox == NULL && !c->end_sent && !c->closed) {
+        c->end_sent = true;
+        c->base.cbs.on_end(c->base.ctx, UV_EOF);
+    }
+}
+
+static void free_conn(mem_conn_t *c)
+{
+    while (c->inbox != NULL) {
+        chunk_t *k = c->inbox;
+        c->inbox = k->next;
+        free(k->data);
+        free(k);
+    }
+    free(c);
+}
+
+/* ---- listeners and dials ---- */
+
+static mem_listener_t *find_listener(gm_mem_hub_t *hub, const char *name)
+{
+    for (mem_listener_t *l = hub->listeners; l != NULL; l = l->next) {
+        if (strcmp(l->name, name) == 0) {
+            return l;
+        }
+    }
+    return NULL;
+}
+
+static void complete_dial(mem_dial_t *d)
+{
+    mem_listener_t *l = find_listener(d->hub, d->name);
+    mem_conn_t *a, *b;
+
+    if (l == NULL) {
+        d->cb(d->ctx, NULL, UV_ECONNREFUSED);
+        return;
+    }
+    a = mem_conn_new(d->hub, d->name);
+    b = mem_conn_new(d->hub, "peer");
+    if (a == NULL || b == NULL) {
+        free(a);
+        free(b);
+        d->cb(d->ctx, NULL, GM_ENOMEM);
+        return;
+    }
+    a->peer = b;
+    b->peer = a;
+    l->cb(l->ctx, &b->base);
+    d->cb(d->ctx, &a->base, 0);
+}
+
+static void on_hub_idle(uv_idle_t *h)
+{
+    gm_mem_hub_t *hub = h->data;
+    mem_dial_t *dials = hub->dials;
+    mem_conn_t *list = hub->pending;
+
+    hub->dials = NULL;
+    hub->pending = NULL;
+    while (dials != NULL) {
+        mem_dial_t *d = dials;
+        dials = d->next;
+        if (!d->cancelled) {
+            complete_dial(d);
+        }
+        free(d);
+    }
+    for (mem_conn_t *c = list, *next; c != NULL; c = next) {
+        next = c->next_pending;
+        c->pending = false;
+        deliver(c);
+    }
+    while (hub->dead != NULL) {
+        mem_conn_t *c = hub->dead;
+        hub->dead = c->next_dead;
+        if (c->pending) {
+            c->pending = false; /* still listed in hub->pending: unlink before freeing */
+            for (mem_conn_t **p = &hub->pending; *p != NULL; p = &(*p)->next_pending) {
+                if (*p == c) {
+                    *p = c->next_pending;
+                    break;
+                }
+            }
+        }
+        free_conn(c);
+    }
+    if (hub->pending == NULL && hub->dials == NULL && hub->dead == NULL) {
+        uv_idle_stop(h);
+    }
+}
+
+static void mem_listener_close(gm_listener_t *base)
+{
+    mem_listener_t *l = (mem_listener_t *)base;
+
+    for (mem_listener_t **p = &l->hub->listeners; *p != NULL; p = &(*p)->next) {
+        if (*p == l) {
+            *p = l->next;
+            break;
+        }
+    }
+    free(l);
+}
+
+int gm__mem_listen(gm_mem_hub_t *hub, const char *name, gm_accept_cb cb, void *ctx,
+                   gm_listener_t **out, char bound[GM_ADDR_LEN])
+{
+    mem_listener_t *l;
+
+    if (find_listener(hub, name) != NULL) {
+        return UV_EADDRINUSE;
+    }
+    l = calloc(1, sizeof *l);
+    if (l == NULL) {
+        return GM_ENOMEM;
+    }
+    l->base.close = mem_listener_close;
+    l->hub = hub;
+    snprintf(l->name, sizeof l->name, "%s", name);
+    l->cb = cb;
+    l->ctx = ctx;
+    l->next = hub->listeners;
+    hub->listeners = l;
+    snprintf(bound, GM_ADDR_LEN, "mem:%s", name);
+    *out = &l->base;
+    return 0;
+}
+
+static void mem_dial_cancel(gm_dial_t *base)
+{
+    ((mem_dial_t *)base)->cancelled = true; /* freed by the idle callback */
+}
+
+int gm__mem_dial(gm_mem_hub_t *hub, const char *name, gm_dial_cb cb, void *ctx, gm_dial_t **out)
+{
+    mem_dial_t *d = calloc(1, sizeof *d);
+
+    if (d == NULL) {
+        return GM_ENOMEM;
+    }
+    d->base.cancel = mem_dial_cancel;
+    d->hub = hub;
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->cb = cb;
+    d->ctx = ctx;
+    d->next = hub->dials;
+    hub->dials = d;
+    kick(hub);
+    *out = &d->base;
+    return 0;
+}
+
+/* ---- hub ---- */
+
+int gm_mem_hub_new(uv_loop_t *loop, gm_mem_hub_t **out)
+{
+    gm_mem_hub_t *hub = calloc(1, sizeof *hub);
+
+    if (hub == NULL) {
+        return GM_ENOMEM;
+    }
+    uv_idle_init(loop, &hub->idle);
+    hub->idle.data = hub;
+    *out = hub;
+    return 0;
+}
+
+static void on_hub_closed(uv_handle_t *h)
+{
+    gm_mem_hub_t *hub = h->data;
+
+    /* Every node using the hub is gone: free what is left without callbacks. */
+    while (hub->dials != NULL) {
+        mem_dial_t *d = hub->dials;
+        hub->dials = d->next;
+        free(d);
+    }
+    while (hub->dead != NULL) {
+        mem_conn_t *c = hub->dead;
+        hub->dead = c->next_dead;
+        free_conn(c);
+    }
+    free(hub);
+}
+
+void gm_mem_hub_free(gm_mem_hub_t *hub)
+{
+    if (hub != NULL) {
+        uv_close((uv_handle_t *)&hub->idle, on_hub_closed);
+    }
+}
