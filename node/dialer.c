@@ -70,10 +70,17 @@ static void dial_now(gm_dialer_t *d)
 static void on_redial(uv_timer_t *h)
 {
     gm_dialer_t *d = h->data;
+    gm_node_t *n = d->node;
 
-    if (!d->node->stopping && d->dial == NULL && d->link == NULL) {
-        dial_now(d);
+    if (n->stopping || d->dial != NULL || d->link != NULL) {
+        return;
     }
+    if (d->has_peer && gm_node_has_link(n, d->peer_id)) {
+        /* linked already (the peer dialled us): look again later */
+        uv_timer_start(&d->timer, on_redial, n->cfg.redial_max_ms, 0);
+        return;
+    }
+    dial_now(d);
 }
 
 void gm__dialer_schedule(gm_dialer_t *d, bool reset)

@@ -183,21 +183,44 @@ static const uint8_t *initiator_id(const gm_node_t *n, const gm_link_t *l)
     return l->initiator ? n->cert.body.node_id : l->peer_id;
 }
 
+/* The surviving link of a duplicate pair takes over the loser's dialer, so that the
+ * dialer does not redial a node it is already linked to. */
+static void hand_over_dialer(gm_link_t *loser, gm_link_t *winner)
+{
+    gm_dialer_t *d = loser->dialer;
+
+    if (d == NULL || winner->dialer != NULL) {
+        return;
+    }
+    loser->dialer = NULL;
+    winner->dialer = d;
+    d->link = winner;
+}
+
 bool gm__node_link_up(gm_node_t *n, gm_link_t *l)
 {
     gm_link_t *old = find_up(n, l->peer_id, l);
     bool keep_new = true;
 
+    if (l->dialer != NULL) {
+        memcpy(l->dialer->peer_id, l->peer_id, GM_ID_LEN);
+        l->dialer->has_peer = true;
+    }
     if (old != NULL) {
         gm__count(n, GM_EVENT_DUPLICATE_LINK);
-        /* Simultaneous dials (opposite directions, both young) keep the link whose
-         * initiator has the lower node id, so both ends choose the same one; otherwise
-         * the newest wins (the old one is most likely dead: a peer restart). */
-        if (old->initiator != l->initiator && gm__now_ms(n) - old->t_up < GM_DUP_WINDOW_MS) {
+        /* Simultaneous dials (opposite directions, both up within one handshake timeout)
+         * keep the link whose initiator has the lower node id, so both ends choose the
+         * same one; otherwise the newest wins (the old one is most likely a dead link to
+         * a restarted peer). */
+        if (old->initiator != l->initiator &&
+            gm__now_ms(n) - old->t_up < n->cfg.handshake_timeout_ms) {
             keep_new = memcmp(initiator_id(n, l), initiator_id(n, old), GM_ID_LEN) < 0;
         }
         if (keep_new) {
+            hand_over_dialer(old, l);
             gm__link_close(old, GM_REFUSE_COUNT, false, "replaced by a newer link");
+        } else {
+            hand_over_dialer(l, old);
         }
     }
     if (keep_new) {

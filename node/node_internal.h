@@ -10,7 +10,6 @@
 #define GM_LINK_VERSION 1
 #define GM_FRAME_HDR 2
 #define GM_HELLO_MAX 1024
-#define GM_DUP_WINDOW_MS 10000 /* simultaneous dials within this are resolved by node id */
 #define GM_RATE_SLOTS 256      /* per-address handshake rate table */
 
 typedef struct gm_link gm_link_t;
@@ -54,7 +53,9 @@ struct gm_dialer {
     char addr[GM_ADDR_LEN];
     bool persistent;           /* a configured peer: redialled forever */
     gm_dial_t *dial;           /* a connect in progress */
-    gm_link_t *link;           /* the link it made, while it lives */
+    gm_link_t *link;           /* its link to the peer, while it lives */
+    uint8_t peer_id[GM_ID_LEN]; /* the node reached at addr, once known */
+    bool has_peer;
     uv_timer_t timer;          /* backoff */
     uint32_t backoff_ms;
     bool closing;
