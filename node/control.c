@@ -19,6 +19,7 @@ typedef struct client {
     uv_pipe_t h;
     struct client *next;
     gm_control_t *ctl;
+    gm_node_t *node; /* the server (ctl) may be freed before this client's close callback */
     uint8_t buf[4 + REQUEST_MAX];
     size_t len;
 } client_t;
@@ -123,7 +124,7 @@ static int answer(gm_node_t *n, gm_control_op_t op, uint8_t **out, size_t *out_l
 static void on_client_closed(uv_handle_t *h)
 {
     client_t *c = h->data;
-    gm_node_t *n = c->ctl->node;
+    gm_node_t *n = c->node;
 
     free(c);
     gm__handle_closed(n);
@@ -225,6 +226,7 @@ static void on_control_connection(uv_stream_t *server, int status)
     uv_pipe_init(server->loop, &c->h, 0);
     c->h.data = c;
     c->ctl = ctl;
+    c->node = ctl->node;
     ctl->node->open_handles++;
     if (uv_accept(server, (uv_stream_t *)&c->h) != 0 ||
         uv_read_start((uv_stream_t *)&c->h, on_client_alloc, on_client_read) != 0) {

@@ -368,6 +368,9 @@ static size_t parse_frames(gm_link_t *l, const uint8_t *p, size_t len)
 /* Keeps an incomplete frame's bytes for the next read. */
 static int keep_tail(gm_link_t *l, const uint8_t *p, size_t len)
 {
+    if (len == 0) {
+        return 0; /* the read ended on a frame boundary (rbuf may still be NULL) */
+    }
     if (l->rlen + len > l->rcap) {
         size_t cap = GM_FRAME_HDR + 65535u;
         uint8_t *b = l->rcap >= cap ? NULL : realloc(l->rbuf, cap);
