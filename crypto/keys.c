@@ -1,6 +1,7 @@
 #include "crypto/keys.h"
 
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int derive_public(gm_node_keys_t *k)
@@ -47,4 +48,53 @@ void gm_node_keys_to_secret(const gm_node_keys_t *k, uint8_t secret[GM_NODE_SECR
 void gm_node_keys_wipe(gm_node_keys_t *k)
 {
     sodium_memzero(k, sizeof *k);
+}
+
+/* ctx (with its zero) || msg in one malloc'd buffer: Ed25519 signs one message. */
+static uint8_t *with_context(const char *ctx, const uint8_t *msg, size_t len, size_t *out_len)
+{
+    size_t ctx_len = strlen(ctx) + 1;
+    uint8_t *buf = malloc(ctx_len + len);
+
+    if (buf != NULL) {
+        memcpy(buf, ctx, ctx_len);
+        if (len > 0) {
+            memcpy(buf + ctx_len, msg, len);
+        }
+        *out_len = ctx_len + len;
+    }
+    return buf;
+}
+
+int gm_node_keys_sign(const gm_node_keys_t *k, const char *ctx, const uint8_t *msg,
+                      size_t len, uint8_t sig[GM_SIGNATURE_LEN])
+{
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    size_t mlen;
+    uint8_t *m = with_context(ctx, msg, len, &mlen);
+
+    if (m == NULL) {
+        return GM_ENOMEM;
+    }
+    /* The secret key always comes from the seed, never from a stored public key. */
+    crypto_sign_seed_keypair(pk, sk, k->sign_seed);
+    crypto_sign_detached(sig, NULL, m, mlen, sk);
+    sodium_memzero(sk, sizeof sk);
+    free(m);
+    return 0;
+}
+
+int gm_sign_verify(const uint8_t sign_pk[GM_KEYS_LEN], const char *ctx, const uint8_t *msg,
+                   size_t len, const uint8_t sig[GM_SIGNATURE_LEN])
+{
+    size_t mlen;
+    uint8_t *m = with_context(ctx, msg, len, &mlen);
+    int err;
+
+    if (m == NULL) {
+        return GM_ENOMEM;
+    }
+    err = crypto_sign_verify_detached(sig, m, mlen, sign_pk) == 0 ? 0 : GM_EAUTH;
+    free(m);
+    return err;
 }

@@ -5,6 +5,7 @@
 #ifndef GM_KEYS_H
 #define GM_KEYS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "crypto/common.h"
@@ -32,5 +33,20 @@ GM_MUST_CHECK int gm_node_keys_from_secret(gm_node_keys_t *k,
 void gm_node_keys_to_secret(const gm_node_keys_t *k, uint8_t secret[GM_NODE_SECRET_LEN]);
 
 void gm_node_keys_wipe(gm_node_keys_t *k);
+
+#define GM_SIGNATURE_LEN 64
+
+/*
+ * Ed25519 by the node's sign key over ctx (including its terminating zero) || msg.
+ * Every context string is listed in CRYPTO.md; signatures never cover bare bytes.
+ */
+GM_MUST_CHECK int gm_node_keys_sign(const gm_node_keys_t *k, const char *ctx,
+                                    const uint8_t *msg, size_t len,
+                                    uint8_t sig[GM_SIGNATURE_LEN]);
+
+/* 0 if sig is sign_pk's signature over ctx || msg, else GM_EAUTH. */
+GM_MUST_CHECK int gm_sign_verify(const uint8_t sign_pk[GM_KEYS_LEN], const char *ctx,
+                                 const uint8_t *msg, size_t len,
+                                 const uint8_t sig[GM_SIGNATURE_LEN]);
 
 #endif

@@ -40,7 +40,7 @@ static const struct opt opts[] = {
     {"link", "keepalive_ms", T_U32, OFF(keepalive_ms), 50, 3600000},
     {"link", "dead_after_ms", T_U32, OFF(dead_after_ms), 100, 3600000},
     {"link", "handshake_timeout_ms", T_U32, OFF(handshake_timeout_ms), 50, 600000},
-    {"link", "rekey_frames", T_U64, OFF(rekey_frames), 1, UINT64_MAX},
+    {"link", "rekey_frames", T_U64, OFF(rekey_frames), 1, UINT32_MAX},
     {"link", "max_link_age_s", T_U32, OFF(max_link_age_s), 1, MAXU32},
     {"link", "redial_min_ms", T_U32, OFF(redial_min_ms), 10, 3600000},
     {"link", "redial_max_ms", T_U32, OFF(redial_max_ms), 10, 3600000},

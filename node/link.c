@@ -12,6 +12,9 @@
 
 #define HANDSHAKE_FRAME_MAX 2048 /* msg2 with a certificate is about 420 bytes */
 #define PROLOGUE_LABEL "guardmesh/link/1"
+#define LINKAUTH_CONTEXT "guardmesh/linkauth/1"
+#define LINKAUTH_RESPONDER 0x01 /* the hello in msg2 */
+#define LINKAUTH_INITIATOR 0x02 /* the hello in msg3 */
 
 static const char *const proto_xx = "Noise_XX_25519_ChaChaPoly_SHA256";
 static const char *const proto_xxpsk3 = "Noise_XXpsk3_25519_ChaChaPoly_SHA256";
@@ -108,7 +111,7 @@ static int send_msg(gm_link_t *l, const gm_linkmsg_t *m)
         return err;
     }
     commit_frame(l, ct_len);
-    if (++l->tx_since_rekey == l->node->cfg.rekey_frames) {
+    if (++l->tx_since_rekey == l->rekey_frames) {
         gm_noise_rekey(&l->tx); /* the peer does the same after as many frames */
         l->tx_since_rekey = 0;
         l->rekeys++;
@@ -197,13 +200,23 @@ static int write_handshake(gm_link_t *l, const uint8_t *payload, size_t len)
     return err;
 }
 
+/* What a hello's signature covers: the role byte || the handshake hash before its message. */
+static size_t linkauth_message(uint8_t *out, bool by_initiator, const uint8_t *h, size_t h_len)
+{
+    out[0] = by_initiator ? LINKAUTH_INITIATOR : LINKAUTH_RESPONDER;
+    memcpy(out + 1, h, h_len);
+    return 1 + h_len;
+}
+
 static int write_hello(gm_link_t *l)
 {
     gm_node_t *n = l->node;
     gm_hello_t h;
-    uint8_t buf[GM_HELLO_MAX];
-    size_t len;
+    uint8_t buf[GM_HELLO_MAX], auth[1 + GM_NOISE_MAX_HASH_LEN];
+    size_t len, h_len;
+    const uint8_t *hash = gm_noise_handshake_hash(l->hs, &h_len);
     const char *port = strrchr(gm_node_listen_addr(n), ':');
+    int err;
 
     memset(&h, 0, sizeof h);
     h.version = GM_LINK_VERSION;
@@ -211,14 +224,22 @@ static int write_hello(gm_link_t *l)
     h.cert_len = n->cert.encoded_len;
     h.listen_port = port != NULL ? (uint16_t)atoi(port + 1) : 0;
     h.time = gm__wall(n);
-    if (gm_wire_hello_encode(&h, buf, sizeof buf, &len) != 0) {
-        return GM_ELIMIT;
+    h.rekey_frames = (uint32_t)n->cfg.rekey_frames; /* the config caps it at 2^32-1 */
+    err = gm_node_keys_sign(n->keys, LINKAUTH_CONTEXT, auth,
+                            linkauth_message(auth, l->initiator, hash, h_len), h.signature);
+    if (err == 0 && gm_wire_hello_encode(&h, buf, sizeof buf, &len) != 0) {
+        err = GM_ELIMIT;
     }
-    return write_handshake(l, buf, len);
+    return err ? err : write_handshake(l, buf, len);
 }
 
-/* Judges the peer's hello: trusted certificate, and its link key is the key just proven. */
-static int check_peer(gm_link_t *l, const uint8_t *payload, size_t len)
+/*
+ * Judges the peer's hello: trusted certificate, its link key is the key just
+ * proven, and its sign key signed this handshake (hash: the handshake hash
+ * before the hello's message was read).
+ */
+static int check_peer(gm_link_t *l, const uint8_t *payload, size_t len, const uint8_t *hash,
+                      size_t h_len)
 {
     gm_node_t *n = l->node;
     gm_hello_t h;
@@ -240,6 +261,13 @@ static int check_peer(gm_link_t *l, const uint8_t *payload, size_t len)
                        "certificate link key differs from the handshake key");
         return GM_EAUTH;
     }
+    uint8_t auth[1 + GM_NOISE_MAX_HASH_LEN];
+    size_t auth_len = linkauth_message(auth, !l->initiator, hash, h_len);
+    if (gm_sign_verify(cert.body.sign_pk, LINKAUTH_CONTEXT, auth, auth_len, h.signature) != 0) {
+        gm__link_close(l, GM_REFUSE_LINK_AUTH, true,
+                       "hello not signed by the certificate's sign key");
+        return GM_EAUTH;
+    }
     if (memcmp(cert.body.node_id, n->cert.body.node_id, GM_ID_LEN) == 0) {
         gm__link_close(l, GM_REFUSE_SELF, true, "connected to itself");
         return GM_EAUTH;
@@ -249,6 +277,9 @@ static int check_peer(gm_link_t *l, const uint8_t *payload, size_t len)
              cert.body.org_name);
     l->peer_role = cert.body.role;
     l->peer_listen_port = h.listen_port;
+    l->rekey_frames = h.rekey_frames < n->cfg.rekey_frames ? h.rekey_frames
+                                                           : n->cfg.rekey_frames;
+    l->peer_not_after = cert.body.not_after;
     return 0;
 }
 
@@ -282,10 +313,13 @@ static void handshake_refused(gm_link_t *l, int err)
 
 static void handshake_frame(gm_link_t *l, const uint8_t *frame, size_t len)
 {
-    uint8_t payload[GM_HELLO_MAX];
-    size_t plen;
-    int err = gm_noise_handshake_read(l->hs, frame, len, payload, sizeof payload, &plen);
+    uint8_t payload[GM_HELLO_MAX], hash[GM_NOISE_MAX_HASH_LEN];
+    size_t plen, h_len;
+    const uint8_t *h = gm_noise_handshake_hash(l->hs, &h_len);
+    int err;
 
+    memcpy(hash, h, h_len); /* the peer signed the hash before this message */
+    err = gm_noise_handshake_read(l->hs, frame, len, payload, sizeof payload, &plen);
     if (err != 0) {
         handshake_refused(l, err);
         return;
@@ -298,7 +332,7 @@ static void handshake_frame(gm_link_t *l, const uint8_t *frame, size_t len)
         }
         return;
     }
-    if (check_peer(l, payload, plen) != 0) {
+    if (check_peer(l, payload, plen, hash, h_len) != 0) {
         return;
     }
     if (l->initiator && write_hello(l) != 0) { /* -> s, se with our certificate */
@@ -323,7 +357,7 @@ static void transport_frame(gm_link_t *l, const uint8_t *frame, size_t len)
         gm__link_close(l, GM_REFUSE_BAD_FRAME, true, "frame did not decrypt or decode");
         return;
     }
-    if (++l->rx_since_rekey == n->cfg.rekey_frames) {
+    if (++l->rx_since_rekey == l->rekey_frames) {
         gm_noise_rekey(&l->rx);
         l->rx_since_rekey = 0;
     }

@@ -20,6 +20,7 @@ static const char *const refusal_names[GM_REFUSE_COUNT] = {
     [GM_REFUSE_WRONG_ROLE] = "wrong_role",
     [GM_REFUSE_MALFORMED_CERT] = "malformed_cert",
     [GM_REFUSE_KEY_MISMATCH] = "key_mismatch",
+    [GM_REFUSE_LINK_AUTH] = "link_auth",
     [GM_REFUSE_HANDSHAKE_FAILED] = "handshake_failed",
     [GM_REFUSE_BAD_HELLO] = "bad_hello",
     [GM_REFUSE_HANDSHAKE_TIMEOUT] = "handshake_timeout",

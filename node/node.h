@@ -28,6 +28,7 @@ typedef enum {
     GM_REFUSE_WRONG_ROLE,
     GM_REFUSE_MALFORMED_CERT,
     GM_REFUSE_KEY_MISMATCH,      /* certificate link key != Noise static key */
+    GM_REFUSE_LINK_AUTH,         /* hello not signed by the certificate's sign key */
     GM_REFUSE_HANDSHAKE_FAILED,  /* did not decrypt: other mesh id, mesh key, or garbage */
     GM_REFUSE_BAD_HELLO,         /* handshake payload malformed or wrong version */
     GM_REFUSE_HANDSHAKE_TIMEOUT,

@@ -9,7 +9,7 @@
 
 #define GM_LINK_VERSION 1
 #define GM_FRAME_HDR 2
-#define GM_HELLO_MAX 1024
+
 #define GM_RATE_SLOTS 256      /* per-address handshake rate table */
 
 typedef struct gm_link gm_link_t;
@@ -29,11 +29,13 @@ struct gm_link {
     gm_noise_handshake_t *hs;  /* during the handshake only */
     gm_noise_cipher_t tx, rx;
     uint64_t tx_since_rekey, rx_since_rekey;
+    uint32_t rekey_frames;     /* the smaller of ours and the peer's */
     /* the peer, once its certificate is accepted */
     uint8_t peer_id[GM_ID_LEN];
     char peer_name[2 * GM_NAME_MAX + 2]; /* callsign@org */
     gm_role_t peer_role;
     uint16_t peer_listen_port;
+    uint64_t peer_not_after;   /* its certificate's end, wall seconds: the link closes then */
     /* times in loop milliseconds */
     uint64_t t_created, t_up, t_last_rx, t_last_tx;
     uint64_t bytes_in, bytes_out, frames_in, frames_out, rekeys, keepalive_seq;

@@ -34,6 +34,9 @@ int gm_wire_hello_encode(const gm_hello_t *h, uint8_t *out, size_t cap, size_t *
     m.certificate.len = h->cert_len;
     m.listen_port = h->listen_port;
     m.time = h->time;
+    m.signature.data = (uint8_t *)h->signature;
+    m.signature.len = GM_SIG_LEN;
+    m.rekey_frames = h->rekey_frames;
     if (gmwire__link_hello__get_packed_size(&m) > cap) {
         return GM_ELIMIT;
     }
@@ -46,7 +49,7 @@ int gm_wire_hello_decode(const uint8_t *buf, size_t len, gm_hello_t *out)
     Gmwire__LinkHello *m;
     int err = GM_EPROTO;
 
-    if (len > GM_CERT_MAX_LEN + 64) {
+    if (len > GM_HELLO_MAX) {
         return GM_EPROTO;
     }
     m = gmwire__link_hello__unpack(NULL, len, buf);
@@ -54,12 +57,14 @@ int gm_wire_hello_decode(const uint8_t *buf, size_t len, gm_hello_t *out)
         return GM_EPROTO;
     }
     if (m->certificate.len > 0 && m->certificate.len <= GM_CERT_MAX_LEN &&
-        m->listen_port <= 65535) {
+        m->listen_port <= 65535 && m->signature.len == GM_SIG_LEN && m->rekey_frames > 0) {
         out->version = m->version;
         memcpy(out->cert, m->certificate.data, m->certificate.len);
         out->cert_len = m->certificate.len;
         out->listen_port = (uint16_t)m->listen_port;
         out->time = m->time;
+        memcpy(out->signature, m->signature.data, GM_SIG_LEN);
+        out->rekey_frames = m->rekey_frames;
         err = 0;
     }
     gmwire__link_hello__free_unpacked(m, NULL);

@@ -8,12 +8,17 @@
 #include "crypto/common.h"
 #include "proto/wire_cert.h"
 
+/* Largest encoded LinkHello: a certificate, a signature and a few varints. */
+#define GM_HELLO_MAX (GM_CERT_MAX_LEN + GM_SIG_LEN + 64)
+
 typedef struct {
     uint32_t version;
     uint8_t cert[GM_CERT_MAX_LEN];
     size_t cert_len;
     uint16_t listen_port;
     uint64_t time;
+    uint8_t signature[GM_SIG_LEN];
+    uint32_t rekey_frames; /* at least 1 */
 } gm_hello_t;
 
 typedef enum { GM_LMSG_KEEPALIVE = 1, GM_LMSG_DATA, GM_LMSG_CLOSE } gm_lmsg_kind_t;

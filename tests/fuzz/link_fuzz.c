@@ -89,8 +89,6 @@ static struct {
     gm_node_keys_t peer_keys;
     gm_cert_t peer_cert;
     uint8_t peer_ephemeral[GM_NOISE_DH_LEN];
-    uint8_t hello[FUZZ_HS_MAX]; /* the peer's msg3 payload */
-    size_t hello_len;
 } fx;
 
 /* The harness's end of one connection to the node. */
@@ -457,7 +455,6 @@ static void teardown(void)
 
 static void fixture(void)
 {
-    gm_hello_t h;
     uint8_t secret[GM_NODE_SECRET_LEN];
 
     if (fx.ready) {
@@ -469,12 +466,6 @@ static void fixture(void)
     FUZZ_CHECK(gm_root_create(root_seed, "fuzz-org", FUZZ_NOW - 10 * FUZZ_DAY, &fx.root) == 0);
     make_identity(0x52, 2, "fuzz-peer", GM_ROLE_HANDHELD, secret, &fx.peer_keys, &fx.peer_cert);
     memset(fx.peer_ephemeral, 0x63, sizeof fx.peer_ephemeral);
-    memset(&h, 0, sizeof h);
-    h.version = 1;
-    memcpy(h.cert, fx.peer_cert.encoded, fx.peer_cert.encoded_len);
-    h.cert_len = fx.peer_cert.encoded_len;
-    h.time = FUZZ_NOW;
-    FUZZ_CHECK(gm_wire_hello_encode(&h, fx.hello, sizeof fx.hello, &fx.hello_len) == 0);
     FUZZ_CHECK(gm_noise_protocol_parse("Noise_XX_25519_ChaChaPoly_SHA256", &fx.proto) == 0);
     memcpy(fx.prologue, "guardmesh/link/1", 16); /* then the default mesh id: 16 zero bytes */
     FUZZ_CHECK((fx.log = fopen("/dev/null", "w")) != NULL);
@@ -598,9 +589,36 @@ static void peer_close(void)
 
 /* ---- (e) the node ---- */
 
-/* -> e; <- e, ee, s, es (read from the connection); -> s, se with hello as the payload. */
+/* The genuine msg3 payload: the peer's certificate, signed over 0x02 || h (linkauth). */
+static size_t genuine_hello(uint8_t *out, size_t cap)
+{
+    static gm_hello_t h;
+    uint8_t auth[1 + GM_NOISE_MAX_HASH_LEN];
+    size_t h_len, len;
+    const uint8_t *hash = gm_noise_handshake_hash(&peer.hs, &h_len);
+
+    memset(&h, 0, sizeof h);
+    h.version = 1;
+    memcpy(h.cert, fx.peer_cert.encoded, fx.peer_cert.encoded_len);
+    h.cert_len = fx.peer_cert.encoded_len;
+    h.time = FUZZ_NOW;
+    h.rekey_frames = 65536;
+    auth[0] = 0x02;
+    memcpy(auth + 1, hash, h_len);
+    FUZZ_CHECK(gm_node_keys_sign(&fx.peer_keys, "guardmesh/linkauth/1", auth, 1 + h_len,
+                                 h.signature) == 0);
+    FUZZ_CHECK(gm_wire_hello_encode(&h, out, cap, &len) == 0);
+    return len;
+}
+
+/*
+ * -> e; <- e, ee, s, es (read from the connection); -> s, se with hello as the
+ * payload, or the genuine one if hello is NULL.
+ */
 static void peer_handshake(const uint8_t *hello, size_t hello_len)
 {
+    uint8_t genuine[FUZZ_HS_MAX];
+
     static const uint8_t version = 1;
     const gm_cert_t *cert = gm_node_cert(fx.node);
     uint8_t msg[FUZZ_HS_MAX], payload[FUZZ_HS_MAX];
@@ -622,6 +640,10 @@ static void peer_handshake(const uint8_t *hello, size_t hello_len)
     FUZZ_CHECK(gm_wire_hello_decode(payload, n, &h) == 0 && h.version == 1); /* the node's */
     FUZZ_CHECK(same_bytes(h.cert, h.cert_len, cert->encoded, cert->encoded_len));
     peer.in_len = 0;
+    if (hello == NULL) {
+        hello_len = genuine_hello(genuine, sizeof genuine);
+        hello = genuine;
+    }
     FUZZ_CHECK(gm_noise_handshake_write(&peer.hs, hello, hello_len, msg, sizeof msg, &n) == 0);
     peer_write_frame(msg, n);
     FUZZ_CHECK(gm_noise_handshake_split(&peer.hs, &peer.tx, &peer.rx) == 0);
@@ -740,7 +762,7 @@ static bool handshake_for(uint8_t flags, const uint8_t **body, size_t *len)
         peer_handshake(hello, hello_len < FUZZ_HELLO_MAX ? hello_len : FUZZ_HELLO_MAX);
         return true;
     }
-    peer_handshake(fx.hello, fx.hello_len);
+    peer_handshake(NULL, 0);
     return false;
 }
 

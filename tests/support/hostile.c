@@ -90,10 +90,11 @@ void gm_hostile_msg1(gm_hostile_t *h, const uint8_t mesh_id[16], const uint8_t l
     cr_assert(gm_test_run_until(&h->m->loop, has_frame, h, 2000), "no msg2 from the node");
 }
 
-void gm_hostile_msg3(gm_hostile_t *h, const gm_cert_t *cert)
+void gm_hostile_msg3(gm_hostile_t *h, const gm_cert_t *cert, const gm_node_keys_t *signer)
 {
-    uint8_t payload[2048], msg[2048], hello_buf[2048];
-    size_t plen, len, hlen, flen = ((size_t)h->in[0] << 8) | h->in[1];
+    uint8_t payload[2048], msg[2048], hello_buf[2048], auth[1 + GM_NOISE_MAX_HASH_LEN];
+    size_t plen, len, hlen, h_len, flen = ((size_t)h->in[0] << 8) | h->in[1];
+    const uint8_t *hash;
     gm_hello_t hello;
 
     cr_assert_eq(gm_noise_handshake_read(&h->hs, h->in + 2, flen, payload, sizeof payload, &plen),
@@ -102,6 +103,13 @@ void gm_hostile_msg3(gm_hostile_t *h, const gm_cert_t *cert)
     hello.version = 1;
     memcpy(hello.cert, cert->encoded, cert->encoded_len);
     hello.cert_len = cert->encoded_len;
+    hello.rekey_frames = 65536;
+    /* the link protocol's own construction, written out independently: 0x02 || h */
+    hash = gm_noise_handshake_hash(&h->hs, &h_len);
+    auth[0] = 0x02;
+    memcpy(auth + 1, hash, h_len);
+    cr_assert_eq(gm_node_keys_sign(signer, "guardmesh/linkauth/1", auth, 1 + h_len,
+                                   hello.signature), 0);
     cr_assert_eq(gm_wire_hello_encode(&hello, hello_buf, sizeof hello_buf, &hlen), 0);
     cr_assert_eq(gm_noise_handshake_write(&h->hs, hello_buf, hlen, msg, sizeof msg, &len), 0);
     gm_hostile_send_frame(h, msg, len);

@@ -2,6 +2,7 @@
 #ifndef GM_TEST_HOSTILE_H
 #define GM_TEST_HOSTILE_H
 
+#include "crypto/keys.h"
 #include "crypto/noise.h"
 #include "tests/support/mesh.h"
 
@@ -23,8 +24,11 @@ void gm_hostile_send_frame(gm_hostile_t *h, const void *data, size_t len);
 
 /* Sends msg1 of Noise_XX with mesh_id in the prologue and waits for msg2. */
 void gm_hostile_msg1(gm_hostile_t *h, const uint8_t mesh_id[16], const uint8_t link_sk[32]);
-/* Reads msg2 and sends msg3 whose hello carries cert; then the link is up for the node. */
-void gm_hostile_msg3(gm_hostile_t *h, const gm_cert_t *cert);
+/*
+ * Reads msg2 and sends msg3 whose hello carries cert, signed (linkauth) with
+ * signer's sign key; then the link is up for the node if all is genuine.
+ */
+void gm_hostile_msg3(gm_hostile_t *h, const gm_cert_t *cert, const gm_node_keys_t *signer);
 /* Sends one transport frame (encrypted) holding raw plaintext. */
 void gm_hostile_send_transport(gm_hostile_t *h, const uint8_t *plain, size_t len);
 

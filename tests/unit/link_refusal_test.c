@@ -180,8 +180,44 @@ Test(refusal, certificate_whose_link_key_is_not_the_handshake_key)
     gm_test_node_dir(&m.org_a, m.tmp, "thief", GM_ROLE_HANDHELD, 1000, FAR, dx, &other);
     gm_hostile_connect(&h, &m, "mem:a");
     gm_hostile_msg1(&h, zero_mesh, other.link_sk);
-    gm_hostile_msg3(&h, gm_node_cert(m.nodes[b]));
+    gm_hostile_msg3(&h, gm_node_cert(m.nodes[b]), &other);
     assert_refused_and_link_kept(a, GM_REFUSE_KEY_MISMATCH);
+    cr_assert(gm_hostile_wait_end(&h, 1000));
+    gm_hostile_close(&h);
+}
+
+/*
+ * Node-id takeover: a trusted CA (a partner organisation's, say) certifies b's
+ * public sign key, from which b's node id derives, beside the attacker's own
+ * link key. The Noise handshake proves only the link key; the hello must also be
+ * signed with the sign key, which the attacker does not hold.
+ */
+Test(refusal, certificate_claiming_another_nodes_sign_key)
+{
+    char dx[GM_PATH_MAX];
+    gm_node_keys_t attacker;
+    gm_cert_body_t t;
+    gm_cert_t forged;
+    gm_hostile_t h;
+    const gm_cert_t *victim = gm_node_cert(m.nodes[b]);
+
+    gm_test_node_dir(&m.org_a, m.tmp, "mallory", GM_ROLE_HANDHELD, 1000, FAR, dx, &attacker);
+    memset(&t, 0, sizeof t);
+    snprintf(t.callsign, sizeof t.callsign, "guard");
+    t.role = GM_ROLE_HANDHELD;
+    t.serial = m.org_a.next_serial++;
+    memcpy(t.sign_pk, victim->body.sign_pk, 32);
+    memcpy(t.link_pk, attacker.link_pk, 32);
+    memcpy(t.e2e_pk, attacker.e2e_pk, 32);
+    t.not_before = 1000;
+    t.not_after = FAR;
+    cr_assert_eq(gm_cert_issue(m.org_a.seed, &m.org_a.root, &t, &forged), 0);
+    cr_assert_eq(memcmp(forged.body.node_id, victim->body.node_id, GM_ID_LEN), 0);
+
+    gm_hostile_connect(&h, &m, "mem:a");
+    gm_hostile_msg1(&h, zero_mesh, attacker.link_sk);
+    gm_hostile_msg3(&h, &forged, &attacker); /* signed with the attacker's own sign key */
+    assert_refused_and_link_kept(a, GM_REFUSE_LINK_AUTH);
     cr_assert(gm_hostile_wait_end(&h, 1000));
     gm_hostile_close(&h);
 }
@@ -246,7 +282,7 @@ Test(refusal, transport_frame_that_does_not_decrypt)
     cr_assert_eq(gm_cert_load(path, &cert, &why), 0);
     gm_hostile_connect(&h, &m, "mem:a");
     gm_hostile_msg1(&h, zero_mesh, k.link_sk);
-    gm_hostile_msg3(&h, &cert); /* a genuine, accepted handshake */
+    gm_hostile_msg3(&h, &cert, &k); /* a genuine, accepted handshake */
     gm_test_run_for(&m.loop, 30);
     cr_assert_eq(gm_node_link_count(m.nodes[a]), 2);
     gm_hostile_send_frame(&h, garbage, sizeof garbage);
@@ -267,7 +303,7 @@ Test(refusal, silent_peer_after_the_handshake_is_declared_dead)
     cr_assert_eq(gm_cert_load(path, &cert, &why), 0);
     gm_hostile_connect(&h, &m, "mem:a");
     gm_hostile_msg1(&h, zero_mesh, k.link_sk);
-    gm_hostile_msg3(&h, &cert);
+    gm_hostile_msg3(&h, &cert, &k);
     cr_assert(gm_hostile_wait_end(&h, 3 * cfg_a.dead_after_ms));
     cr_assert_eq(gm_node_events(m.nodes[a], GM_EVENT_DEAD_PEER), 1);
     cr_assert(gm_node_has_link(m.nodes[a], gm_node_id(m.nodes[b]))); /* b sends keepalives */
