@@ -228,9 +228,9 @@ bool gm__node_link_up(gm_node_t *n, gm_link_t *l)
         gm__count(n, GM_EVENT_LINK_UP);
         gm__log(n, GM_LOG_INFO, "link up: %s (%s, %s, %s)", l->peer_name, l->conn->peer,
                 gm_role_name(l->peer_role), l->initiator ? "outbound" : "inbound");
-        if (l->dialer != NULL) {
-            l->dialer->backoff_ms = n->cfg.redial_min_ms;
-        }
+        /* The dialer's backoff is not reset here: an initiator is up once it sends msg3,
+         * before the responder judges it. gm__node_link_gone resets it for a link that
+         * lived longer than the backoff. */
     }
     return keep_new;
 }
@@ -488,8 +488,10 @@ int gm_node_start(gm_node_t *n, gm_why_t *why)
     n->t_start = gm__now_ms(n);
     uv_timer_start(&n->tick, on_tick, n->cfg.tick_ms, n->cfg.tick_ms);
     uv_check_start(&n->flush, on_flush);
-    err = start_listeners(n, why);
-    err = err ? err : start_control(n, why);
+    /* the control socket first: a second daemon on this directory says "already running"
+     * rather than tripping over the first one's ports */
+    err = start_control(n, why);
+    err = err ? err : start_listeners(n, why);
     if (err == 0 && n->cfg.discovery) {
         err = gm__discovery_start(n, why);
     }
@@ -500,6 +502,7 @@ int gm_node_start(gm_node_t *n, gm_why_t *why)
         }
     }
     if (err == 0) {
+        n->running = true;
         gm__log(n, GM_LOG_INFO, "started (%s, %zu listener(s), %zu peer(s)%s)",
                 gm_role_name(n->cert.body.role), n->n_listeners, n->cfg.n_peers,
                 n->cfg.has_mesh_key ? ", mesh key set" : "");
@@ -513,7 +516,9 @@ void gm__handle_closed(gm_node_t *n)
 {
     if (--n->open_handles == 0 && n->stopping) {
         free_dead_links(n);
-        gm__log(n, GM_LOG_INFO, "stopped");
+        if (n->running) { /* a failed start already said why, in one line */
+            gm__log(n, GM_LOG_INFO, "stopped");
+        }
         if (n->stopped_cb != NULL) {
             n->stopped_cb(n, n->stopped_arg);
         }

@@ -90,7 +90,7 @@ struct gm_node {
     uv_timer_t tick;
     uv_check_t flush;
     size_t open_handles;
-    bool started, stopping;
+    bool started, running, stopping; /* running: gm_node_start succeeded */
     gm_node_stopped_cb stopped_cb;
     void *stopped_arg;
     gm_node_data_cb data_cb;

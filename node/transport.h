@@ -26,7 +26,8 @@ typedef struct gm_mem_hub gm_mem_hub_t;
 typedef struct {
     /* Bytes arrived; data is borrowed until the callback returns. */
     void (*on_data)(void *ctx, const uint8_t *data, size_t len);
-    /* The peer closed the stream (UV_EOF) or it failed. The owner must still gm_conn_close(). */
+    /* The peer closed the stream (GM_ECLOSED) or it failed (a negative errno). The owner
+     * must still gm_conn_close(). */
     void (*on_end)(void *ctx, int err);
     /* Everything queued was written: the owner may queue more. */
     void (*on_drain)(void *ctx);

@@ -189,7 +189,7 @@ static void deliver(mem_conn_t *c)
     }
     if (c->peer_gone && c->inbox == NULL && !c->end_sent && !c->closed) {
         c->end_sent = true;
-        c->base.cbs.on_end(c->base.ctx, UV_EOF);
+        c->base.cbs.on_end(c->base.ctx, GM_ECLOSED);
     }
 }
 

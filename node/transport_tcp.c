@@ -130,7 +130,8 @@ static void on_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     } else if (n < 0) {
         uv_read_stop(s);
         c->reading = false;
-        c->base.cbs.on_end(c->base.ctx, (int)n);
+        /* UV_EOF is libuv's own code; every other one is a negative errno */
+        c->base.cbs.on_end(c->base.ctx, n == UV_EOF ? GM_ECLOSED : (int)n);
     }
 }
 

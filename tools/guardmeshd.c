@@ -97,8 +97,8 @@ static int parse_args(int argc, char **argv, struct args *a)
         }
     }
     if (optind < argc || a->dir == NULL) {
-        fprintf(stderr, "guardmeshd: %s\n", a->dir == NULL ? "--dir is required" : "unexpected argument");
-        usage(stderr);
+        fprintf(stderr, "guardmeshd: %s (guardmeshd --help shows the options)\n",
+                a->dir == NULL ? "--dir NODE_DIR is required" : "unexpected argument");
         return 2;
     }
     return 0;

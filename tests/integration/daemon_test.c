@@ -1,7 +1,3 @@
-/* TODO(#3): not registered in CMakeLists.txt yet: it asserts five open daemon bugs (extra
- * "stopped" line after a failed start, "already running" vs port in use, backoff reset
- * after a post-handshake refusal, UV_EOF named "unknown error", one-line missing --dir).
- * Register it with gm_add_test(daemon_test ...) once they are fixed. */
 #define _XOPEN_SOURCE 700 /* nftw */
 /*
  * End-to-end tests of guardmeshd: every test runs real daemon processes on
