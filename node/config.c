@@ -47,6 +47,8 @@ static const struct opt opts[] = {
     {"limits", "max_frame", T_U32, OFF(max_frame), 64, 65535},
     {"limits", "max_queued_bytes", T_U32, OFF(max_queued_bytes), 65536, 1u << 30},
     {"limits", "max_half_open", T_U32, OFF(max_half_open), 1, 100000},
+    {"limits", "max_half_open_per_address", T_U32, OFF(max_half_open_per_address), 1, 100000},
+    {"limits", "max_beacon_dials", T_U32, OFF(max_beacon_dials), 1, 1000},
     {"limits", "max_links", T_U32, OFF(max_links), 1, 100000},
     {"limits", "handshake_rate", T_U32, OFF(handshake_rate), 1, 1000000},
     {"limits", "handshake_burst", T_U32, OFF(handshake_burst), 1, 1000000},
@@ -66,6 +68,8 @@ void gm_config_defaults(gm_node_config_t *c)
     c->dead_after_ms = 30000;
     c->handshake_timeout_ms = 10000;
     c->max_half_open = 64;
+    c->max_half_open_per_address = 8;
+    c->max_beacon_dials = 4;
     c->max_links = 256;
     c->handshake_rate = 30;
     c->handshake_burst = 10;

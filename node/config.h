@@ -38,6 +38,8 @@ typedef struct {
     uint32_t dead_after_ms;
     uint32_t handshake_timeout_ms;
     uint32_t max_half_open;
+    uint32_t max_half_open_per_address; /* inbound handshakes in progress from one host */
+    uint32_t max_beacon_dials;          /* beacon-prompted dials in progress at once */
     uint32_t max_links;
     uint32_t handshake_rate;        /* handshakes per minute per address */
     uint32_t handshake_burst;

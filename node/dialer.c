@@ -125,6 +125,16 @@ int gm__dialer_add(gm_node_t *n, const char *addr, bool persistent)
     return 0;
 }
 
+size_t gm__dialers_oneshot_pending(const gm_node_t *n)
+{
+    size_t k = 0;
+
+    for (const gm_dialer_t *d = n->dialers; d != NULL; d = d->next) {
+        k += !d->persistent && (d->link == NULL || d->link->state != LINK_UP);
+    }
+    return k;
+}
+
 void gm__dialers_stop(gm_node_t *n)
 {
     while (n->dialers != NULL) {

@@ -115,6 +115,10 @@ static void on_beacon(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const str
     if (gm_node_has_link(n, b.node_id) || seen_recently(d, b.node_id, gm__now_ms(n))) {
         return;
     }
+    if (gm__dialers_oneshot_pending(n) >= n->cfg.max_beacon_dials) {
+        gm__count(n, GM_EVENT_BEACON_DIAL_SKIPPED); /* a beacon flood must not become a dial flood */
+        return;
+    }
     gm_addr_format(from, addr, host);
     snprintf(addr, sizeof addr, "%s:%u", host, (unsigned)b.port);
     gm__log(n, GM_LOG_INFO, "beacon from %s: dialling", addr);

@@ -279,7 +279,7 @@ static int check_peer(gm_link_t *l, const uint8_t *payload, size_t len, const ui
     l->peer_listen_port = h.listen_port;
     l->rekey_frames = h.rekey_frames < n->cfg.rekey_frames ? h.rekey_frames
                                                            : n->cfg.rekey_frames;
-    l->peer_not_after = cert.body.not_after;
+    l->peer_cert = cert;
     return 0;
 }
 
@@ -489,12 +489,27 @@ void gm__link_tick(gm_link_t *l, uint64_t now)
         gm__log(l->node, GM_LOG_WARN, "%s (%s): no frame for %u ms: dead peer", l->peer_name,
                 who(l), c->dead_after_ms);
         gm__link_close(l, GM_REFUSE_COUNT, false, "dead peer");
+    } else if (gm__wall(l->node) > l->peer_cert.body.not_after + GM_CERT_SKEW_SECONDS) {
+        gm__link_close(l, GM_REFUSE_EXPIRED, true, "certificate expired while linked");
     } else if (now - l->t_up > (uint64_t)c->max_link_age_s * 1000u) {
         gm__count(l->node, GM_EVENT_REHANDSHAKE);
         gm__link_close(l, GM_REFUSE_COUNT, false, "link age limit: re-handshake");
     } else if (now - l->t_last_tx >= c->keepalive_ms) {
         gm_linkmsg_t m = {.kind = GM_LMSG_KEEPALIVE, .seq = ++l->keepalive_seq};
         (void)send_msg(l, &m); /* a full queue needs no keepalive */
+    }
+}
+
+void gm__link_recheck(gm_link_t *l)
+{
+    gm_cert_verdict_t v;
+
+    if (l->state != LINK_UP) {
+        return; /* a handshake in progress is judged against the new store anyway */
+    }
+    v = gm_trust_check(l->node->trust, &l->peer_cert, gm__wall(l->node), GM_ROLES_ALL);
+    if (v != GM_CERT_OK) {
+        gm__link_close(l, verdict_refusal[v], true, gm_cert_verdict_str(v));
     }
 }
 

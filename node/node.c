@@ -42,6 +42,7 @@ static const char *const event_names[GM_EVENT_COUNT] = {
     [GM_EVENT_REHANDSHAKE] = "rehandshakes",
     [GM_EVENT_DIAL_FAILED] = "dials_failed",
     [GM_EVENT_BACKPRESSURE] = "backpressure",
+    [GM_EVENT_BEACON_DIAL_SKIPPED] = "beacon_dials_skipped",
     [GM_EVENT_BEACON_SEEN] = "beacons_seen",
 };
 
@@ -237,12 +238,14 @@ bool gm__node_link_up(gm_node_t *n, gm_link_t *l)
 
 /* ---- accepting ---- */
 
-static size_t count_half_open(const gm_node_t *n)
+/* Inbound handshakes in progress, from host only if it is not NULL. */
+static size_t count_half_open(const gm_node_t *n, const char *host)
 {
     size_t k = 0;
 
     for (const gm_link_t *l = n->links; l != NULL; l = l->next) {
-        k += l->state == LINK_HANDSHAKE && !l->initiator;
+        k += l->state == LINK_HANDSHAKE && !l->initiator &&
+             (host == NULL || strcmp(l->conn->peer_host, host) == 0);
     }
     return k;
 }
@@ -293,7 +296,8 @@ static void on_accept(void *ctx, gm_conn_t *conn)
     }
     if (!rate_allows(n, conn->peer_host)) {
         r = GM_REFUSE_RATE_LIMITED;
-    } else if (count_half_open(n) >= n->cfg.max_half_open) {
+    } else if (count_half_open(n, NULL) >= n->cfg.max_half_open ||
+               count_half_open(n, conn->peer_host) >= n->cfg.max_half_open_per_address) {
         r = GM_REFUSE_HALF_OPEN_LIMIT;
     } else if (gm_node_link_count(n) >= n->cfg.max_links) {
         r = GM_REFUSE_LINK_LIMIT;
@@ -347,6 +351,35 @@ static void on_tick(uv_timer_t *h)
         gm__link_tick(l, now);
         l = next;
     }
+}
+
+int gm_node_reload_trust(gm_node_t *n, gm_why_t *why)
+{
+    gm_trust_t *fresh = malloc(sizeof *fresh);
+    gm_link_t *l = n->links;
+    int err;
+
+    if (fresh == NULL) {
+        gm_why_set(why, "out of memory");
+        return GM_ENOMEM;
+    }
+    gm_trust_init(fresh);
+    err = gm_trust_load_dir(n->dir, fresh, why);
+    if (err != 0) {
+        gm_trust_close(fresh);
+        free(fresh);
+        return err;
+    }
+    gm_trust_close(n->trust);
+    free(n->trust);
+    n->trust = fresh;
+    gm__log(n, GM_LOG_INFO, "trust reloaded from %s", n->dir);
+    while (l != NULL) {
+        gm_link_t *next = l->next; /* rechecking may close l */
+        gm__link_recheck(l);
+        l = next;
+    }
+    return 0;
 }
 
 /* ---- creation ---- */

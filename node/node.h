@@ -53,6 +53,7 @@ typedef enum {
     GM_EVENT_DIAL_FAILED,
     GM_EVENT_BACKPRESSURE,
     GM_EVENT_BEACON_SEEN,
+    GM_EVENT_BEACON_DIAL_SKIPPED, /* a beacon while max_beacon_dials were in progress */
     GM_EVENT_COUNT
 } gm_event_t;
 
@@ -92,6 +93,14 @@ void gm_node_stop(gm_node_t *n, gm_node_stopped_cb cb, void *arg);
 void gm_node_free(gm_node_t *n);
 
 void gm_node_set_data_cb(gm_node_t *n, gm_node_data_cb cb, void *ctx);
+
+/*
+ * Reads trust/ and revocations/ of the node directory again (guardmeshd does
+ * on SIGHUP) and judges every up link's peer once more: links to peers now
+ * revoked or no longer trusted close, counted as refusals. On error (*why says
+ * which file) the node keeps its current trust store.
+ */
+GM_MUST_CHECK int gm_node_reload_trust(gm_node_t *n, gm_why_t *why);
 
 /*
  * Queues data for the neighbour node_id. GM_ENOENT if no link is up to it,

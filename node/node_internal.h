@@ -35,7 +35,7 @@ struct gm_link {
     char peer_name[2 * GM_NAME_MAX + 2]; /* callsign@org */
     gm_role_t peer_role;
     uint16_t peer_listen_port;
-    uint64_t peer_not_after;   /* its certificate's end, wall seconds: the link closes then */
+    gm_cert_t peer_cert;       /* rechecked when the trust store changes; expiry each tick */
     /* times in loop milliseconds */
     uint64_t t_created, t_up, t_last_rx, t_last_tx;
     uint64_t bytes_in, bytes_out, frames_in, frames_out, rekeys, keepalive_seq;
@@ -125,6 +125,8 @@ GM_MUST_CHECK int gm__dialer_add(gm_node_t *n, const char *addr, bool persistent
 /* After a failed dial or a lost link: redial later (reset: from the minimum delay). */
 void gm__dialer_schedule(gm_dialer_t *d, bool reset);
 void gm__dialers_stop(gm_node_t *n);
+/* One-shot dials (beacons) still connecting or handshaking. */
+size_t gm__dialers_oneshot_pending(const gm_node_t *n);
 
 /* ---- link.c ---- */
 GM_MUST_CHECK int gm__link_new(gm_node_t *n, gm_conn_t *conn, bool initiator, gm_dialer_t *d,
@@ -136,6 +138,8 @@ void gm__link_tick(gm_link_t *link, uint64_t now);
 GM_MUST_CHECK int gm__link_send_data(gm_link_t *link, uint32_t channel, const uint8_t *data,
                                      size_t len);
 void gm__link_free(gm_link_t *link);
+/* Judges an up link's peer certificate again (trust reloaded); closes the link if refused. */
+void gm__link_recheck(gm_link_t *link);
 size_t gm__link_queued(const gm_link_t *link);
 
 /* ---- control.c ---- */

@@ -35,7 +35,9 @@ static void usage(FILE *out)
             "                  [--mesh-id HEX] [--mesh-key-file F] [--discovery]\n"
             "\n"
             "Runs the node whose identity is in NODE_DIR (made by guardmesh ca issue) in the\n"
-            "foreground, logging to stderr, until SIGINT or SIGTERM.\n"
+            "foreground, logging to stderr, until SIGINT or SIGTERM. SIGHUP reads\n"
+            "NODE_DIR/trust/ and NODE_DIR/revocations/ again and closes links to peers\n"
+            "they now refuse.\n"
             "  --listen HOST:PORT    accept links here (default 0.0.0.0:7300; [::]:7300 for\n"
             "                        IPv6; port 0 picks a free one); replaces the config's list\n"
             "  --peer HOST:PORT      dial this neighbour and keep redialling it (repeatable)\n"
@@ -133,7 +135,7 @@ static int build_config(const struct args *a, gm_node_config_t *cfg, gm_why_t *w
 }
 
 struct daemon {
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     gm_node_t *node;
 };
 
@@ -149,6 +151,19 @@ static void on_stopped(gm_node_t *n, void *arg)
     (void)n;
     uv_close((uv_handle_t *)&d->sigint, on_signal_closed);
     uv_close((uv_handle_t *)&d->sigterm, on_signal_closed);
+    uv_close((uv_handle_t *)&d->sighup, on_signal_closed);
+}
+
+/* SIGHUP: read trust/ and revocations/ again; links to peers now refused close. */
+static void on_reload(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    gm_why_t why;
+
+    (void)signum;
+    if (gm_node_reload_trust(d->node, &why) != 0) {
+        fprintf(stderr, "guardmeshd: trust not reloaded, the old one stays: %s\n", why.msg);
+    }
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -170,7 +185,9 @@ static int run(uv_loop_t *loop, const char *dir, const gm_node_config_t *cfg)
     }
     uv_signal_init(loop, &d.sigint);
     uv_signal_init(loop, &d.sigterm);
-    d.sigint.data = d.sigterm.data = &d;
+    uv_signal_init(loop, &d.sighup);
+    d.sigint.data = d.sigterm.data = d.sighup.data = &d;
+    uv_signal_start(&d.sighup, on_reload, SIGHUP);
     uv_signal_start(&d.sigint, on_signal, SIGINT);
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     if (gm_node_start(d.node, &why) != 0) {

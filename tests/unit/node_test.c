@@ -1,6 +1,8 @@
 /* node/: links between in-process nodes over the in-memory transport and loopback TCP. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "tests/support/mesh.h"
 
@@ -31,12 +33,12 @@ static void node_dir(gm_test_org_t *org, const char *name, gm_role_t role, char 
 
 /* tweak, if a test sets it, is applied to both configurations by start_pair. */
 /* Two nodes of org A over the hub: a listens on mem:a, b dials it. */
+static char dir_a[GM_PATH_MAX], dir_b[GM_PATH_MAX]; /* start_pair's node directories */
+
 static void start_pair(size_t *a, size_t *b, gm_node_config_t *ca, gm_node_config_t *cb)
 {
-    char da[GM_PATH_MAX], db[GM_PATH_MAX];
-
-    node_dir(&m.org_a, "relay", GM_ROLE_RELAY, da);
-    node_dir(&m.org_a, "guard", GM_ROLE_HANDHELD, db);
+    node_dir(&m.org_a, "relay", GM_ROLE_RELAY, dir_a);
+    node_dir(&m.org_a, "guard", GM_ROLE_HANDHELD, dir_b);
     gm_test_config(ca, "mem:a");
     gm_test_config(cb, "mem:b");
     if (tweak != NULL) {
@@ -45,8 +47,8 @@ static void start_pair(size_t *a, size_t *b, gm_node_config_t *ca, gm_node_confi
     }
     snprintf(cb->peers[0], GM_ADDR_LEN, "mem:a");
     cb->n_peers = 1;
-    *a = gm_test_mesh_start(&m, da, ca);
-    *b = gm_test_mesh_start(&m, db, cb);
+    *a = gm_test_mesh_start(&m, dir_a, ca);
+    *b = gm_test_mesh_start(&m, dir_b, cb);
 }
 
 Test(node, two_nodes_link_and_exchange_data_both_ways)
@@ -304,4 +306,76 @@ Test(node, nodes_link_over_loopback_tcp_v4_and_v6)
     cr_assert(gm_test_wait_linked(&m, n[2], n[0], 3000));
     cr_assert(gm_test_wait_linked(&m, n[2], n[1], 3000));
     cr_assert(gm_test_log_has(&m, n[1], "link up: guard@acme-security ([::1]:"));
+}
+
+/* A revocation list dropped into a's directory, then a reload: the link to b closes. */
+Test(node, reloading_trust_closes_links_to_revoked_peers)
+{
+    gm_node_config_t ca, cb;
+    size_t a, b;
+    gm_why_t why;
+    uint64_t serial;
+
+    start_pair(&a, &b, &ca, &cb);
+    cr_assert(gm_test_wait_linked(&m, a, b, 2000));
+    serial = gm_node_cert(m.nodes[b])->body.serial;
+    cr_assert_eq(gm_node_reload_trust(m.nodes[a], &why), 0, "%s", why.msg);
+    cr_assert(gm_node_has_link(m.nodes[a], gm_node_id(m.nodes[b])), "a reload alone closed it");
+
+    gm_test_revoke(dir_a, &m.org_a, 1, &serial, 1);
+    cr_assert_eq(gm_node_reload_trust(m.nodes[a], &why), 0, "%s", why.msg);
+    cr_assert(!gm_node_has_link(m.nodes[a], gm_node_id(m.nodes[b])));
+    cr_assert_eq(gm_node_refusals(m.nodes[a], GM_REFUSE_REVOKED), 1);
+    cr_assert(gm_test_log_has(&m, a, "revoked"));
+    /* b redials: refused at the handshake from now on */
+    cr_assert(gm_test_wait_refusal(&m, a, GM_REFUSE_REVOKED, 3000) &&
+                  gm_node_refusals(m.nodes[a], GM_REFUSE_REVOKED) >= 1);
+    gm_test_run_for(&m.loop, 300);
+    cr_assert_geq(gm_node_refusals(m.nodes[a], GM_REFUSE_REVOKED), 2, "b's redial not refused");
+    cr_assert_eq(gm_node_link_count(m.nodes[a]), 0);
+}
+
+/* A reload that fails (a corrupt list) keeps the old store and the links. */
+Test(node, failed_reload_keeps_the_current_trust)
+{
+    gm_node_config_t ca, cb;
+    size_t a, b;
+    gm_why_t why;
+    char path[GM_PATH_MAX + 64];
+    FILE *f;
+
+    start_pair(&a, &b, &ca, &cb);
+    cr_assert(gm_test_wait_linked(&m, a, b, 2000));
+    snprintf(path, sizeof path, "%s/revocations", dir_a);
+    mkdir(path, 0700);
+    snprintf(path, sizeof path, "%s/revocations/broken.crl", dir_a);
+    cr_assert_not_null(f = fopen(path, "w"));
+    fputs("not a revocation list", f);
+    fclose(f);
+    cr_assert_neq(gm_node_reload_trust(m.nodes[a], &why), 0);
+    cr_assert(strstr(why.msg, "broken.crl") != NULL, "reason does not name the file: %s",
+              why.msg);
+    cr_assert(gm_node_has_link(m.nodes[a], gm_node_id(m.nodes[b])));
+}
+
+/* A peer certificate that runs out while linked closes the link (a's clock moves on). */
+Test(node, link_closes_when_the_peer_certificate_expires)
+{
+    gm_node_config_t ca, cb;
+    size_t a, b;
+    uint64_t now = (uint64_t)time(NULL);
+
+    node_dir(&m.org_a, "relay", GM_ROLE_RELAY, dir_a);
+    gm_test_node_dir(&m.org_a, m.tmp, "guard", GM_ROLE_HANDHELD, NOW_NB, now + DAY, dir_b, NULL);
+    gm_test_config(&ca, "mem:a");
+    gm_test_config(&cb, "mem:b");
+    snprintf(cb.peers[0], GM_ADDR_LEN, "mem:a");
+    cb.n_peers = 1;
+    a = gm_test_mesh_start(&m, dir_a, &ca);
+    b = gm_test_mesh_start(&m, dir_b, &cb);
+    cr_assert(gm_test_wait_linked(&m, a, b, 2000));
+    m.clock_offset[a] = 2 * DAY;
+    cr_assert(gm_test_wait_refusal(&m, a, GM_REFUSE_EXPIRED, 3000));
+    cr_assert(gm_test_log_has(&m, a, "certificate expired while linked"));
+    cr_assert(!gm_node_has_link(m.nodes[a], gm_node_id(m.nodes[b])));
 }
