@@ -23,8 +23,8 @@ enum {
     GM_EEXIST = -1008,
     GM_ENOENT = -1009,
     GM_EPASS = -1010, /* wrong passphrase, or a passphrase is needed */
-    GM_ECONFLICT = -1011, /* a name already belongs to another key (e.g. organisation name) */
     GM_ECLOSED = -1011, /* the peer closed the connection (libuv's UV_EOF) */
+    GM_ECONFLICT = -1012, /* a name already belongs to another key (e.g. organisation name) */
 };
 
 /* Names any Guardmesh or libuv (negative errno) error code. Never NULL. */

@@ -354,6 +354,7 @@ static void transport_frame(gm_link_t *l, const uint8_t *frame, size_t len)
 
     if (gm_noise_decrypt(&l->rx, NULL, 0, frame, len, plain, sizeof n->scratch, &plen) != 0 ||
         gm_wire_linkmsg_decode(plain, plen, &arena, &m) != 0) {
+        sodium_memzero(n->scratch, sizeof n->scratch); /* rare: wipe it all */
         gm__link_close(l, GM_REFUSE_BAD_FRAME, true, "frame did not decrypt or decode");
         return;
     }
@@ -368,6 +369,8 @@ static void transport_frame(gm_link_t *l, const uint8_t *frame, size_t len)
                        who(l), m.text);
         gm__link_close(l, GM_REFUSE_COUNT, false, "peer closed");
     }
+    sodium_memzero(plain, plen); /* no plaintext outlives its frame */
+    sodium_memzero(n->arena, arena.used);
 }
 
 /* Handles every whole frame in p; returns the bytes consumed. */

@@ -71,14 +71,23 @@ uint64_t gm__wall(const gm_node_t *n)
 static void vlog(gm_node_t *n, int level, const char *fmt, va_list ap)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
-    char ts[32];
+    char ts[32], line[1024];
     time_t t = time(NULL);
     struct tm tm;
 
     gmtime_r(&t, &tm);
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    /* Peers supply some of the text (a Close reason): control bytes are escaped so a
+     * peer can neither split a line nor send escape sequences to a terminal. */
+    vsnprintf(line, sizeof line, fmt, ap);
     fprintf(n->env.log, "%s %s %s: ", ts, n->name, names[level]);
-    vfprintf(n->env.log, fmt, ap);
+    for (const unsigned char *p = (const unsigned char *)line; *p != 0; p++) {
+        if (*p < 0x20 || *p == 0x7f) {
+            fprintf(n->env.log, "\\x%02x", *p);
+        } else {
+            fputc(*p, n->env.log);
+        }
+    }
     fputc('\n', n->env.log);
     fflush(n->env.log);
 }
@@ -603,6 +612,7 @@ void gm_node_free(gm_node_t *n)
         gm_trust_close(n->trust);
         free(n->trust);
     }
+    sodium_memzero(n, sizeof *n); /* the mesh key in cfg, the last frame's plaintext */
     free(n);
 }
 
