@@ -30,6 +30,8 @@ gm_build() {
     echo "==> building in ${dir#"$GM_ROOT"/}"
     cmake -S "$GM_ROOT" -B "$dir" "$@" >"$dir.configure.log" 2>&1 ||
         { cat "$dir.configure.log" >&2; return 1; }
-    cmake --build "$dir" -j"$(nproc)" 2>&1 | grep -Ev '^\[ *[0-9]+%\]|^Consolidate|^-- ' || true
-    [ "${PIPESTATUS[0]}" -eq 0 ]
+    local rc=0
+    cmake --build "$dir" -j"$(nproc)" >"$dir.build.log" 2>&1 || rc=$?
+    grep -Ev '^\[ *[0-9]+%\]|^Consolidate|^-- ' "$dir.build.log" || true
+    return "$rc"
 }
