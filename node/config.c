@@ -45,6 +45,7 @@ static const struct opt opts[] = {
     {"link", "redial_min_ms", T_U32, OFF(redial_min_ms), 10, 3600000},
     {"link", "redial_max_ms", T_U32, OFF(redial_max_ms), 10, 3600000},
     {"limits", "max_frame", T_U32, OFF(max_frame), 64, 65535},
+    {"limits", "max_message", T_U32, OFF(max_message), 1024, 16u << 20},
     {"limits", "max_queued_bytes", T_U32, OFF(max_queued_bytes), 65536, 1u << 30},
     {"limits", "max_half_open", T_U32, OFF(max_half_open), 1, 100000},
     {"limits", "max_half_open_per_address", T_U32, OFF(max_half_open_per_address), 1, 100000},
@@ -52,6 +53,15 @@ static const struct opt opts[] = {
     {"limits", "max_links", T_U32, OFF(max_links), 1, 100000},
     {"limits", "handshake_rate", T_U32, OFF(handshake_rate), 1, 1000000},
     {"limits", "handshake_burst", T_U32, OFF(handshake_burst), 1, 1000000},
+    {"mesh", "store_max_bytes", T_U64, OFF(store_max_bytes), 65536, UINT64_MAX},
+    {"mesh", "store_max_per_origin", T_U64, OFF(store_max_per_origin), 65536, UINT64_MAX},
+    {"mesh", "max_bundle", T_U32, OFF(max_bundle), 256, 1u << 20},
+    {"mesh", "commit_interval_ms", T_U32, OFF(commit_interval_ms), 0, 10000},
+    {"mesh", "custody_timeout_ms", T_U32, OFF(custody_timeout_ms), 100, 3600000},
+    {"mesh", "bundle_lifetime_s", T_U32, OFF(bundle_lifetime_s), 1, 30u * 86400u},
+    {"mesh", "bundle_hop_limit", T_U32, OFF(bundle_hop_limit), 1, 255},
+    {"mesh", "announce_interval_ms", T_U32, OFF(announce_interval_ms), 100, 86400000},
+    {"mesh", "route_expiry_ms", T_U32, OFF(route_expiry_ms), 300, MAXU32},
 };
 
 void gm_config_defaults(gm_node_config_t *c)
@@ -75,10 +85,20 @@ void gm_config_defaults(gm_node_config_t *c)
     c->handshake_burst = 10;
     c->max_frame = 65535;
     c->max_queued_bytes = 1u << 20;
+    c->max_message = 1u << 20;
     c->redial_min_ms = 500;
     c->redial_max_ms = 30000;
     c->rekey_frames = 65536;
     c->max_link_age_s = 86400;
+    c->store_max_bytes = 256ull << 20;
+    c->store_max_per_origin = 64ull << 20;
+    c->max_bundle = 65536;
+    c->commit_interval_ms = 5;
+    c->custody_timeout_ms = 10000;
+    c->bundle_lifetime_s = 86400;
+    c->bundle_hop_limit = 32;
+    c->announce_interval_ms = 30000;
+    c->route_expiry_ms = 100000;
 }
 
 int gm_log_level_parse(const char *s)
@@ -286,6 +306,18 @@ int gm_config_validate(const gm_node_config_t *c, gm_why_t *why)
     }
     if (c->discovery && c->n_listen == 0) {
         gm_why_set(why, "discovery needs a listening address to announce");
+        return GM_EPROTO;
+    }
+    if (c->max_message < c->max_bundle + 1024 || c->max_message < 300000) {
+        gm_why_set(why, "limits.max_message must be at least 300000 and mesh.max_bundle + 1024");
+        return GM_EPROTO;
+    }
+    if (c->max_bundle > c->store_max_per_origin || c->store_max_per_origin > c->store_max_bytes) {
+        gm_why_set(why, "mesh: max_bundle <= store_max_per_origin <= store_max_bytes must hold");
+        return GM_EPROTO;
+    }
+    if (c->announce_interval_ms >= c->route_expiry_ms) {
+        gm_why_set(why, "mesh.announce_interval_ms must be below mesh.route_expiry_ms");
         return GM_EPROTO;
     }
     return 0;

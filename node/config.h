@@ -45,10 +45,21 @@ typedef struct {
     uint32_t handshake_burst;
     uint32_t max_frame;             /* bytes of a frame's ciphertext, at most 65535 */
     uint32_t max_queued_bytes;      /* per link, before backpressure */
+    uint32_t max_message;           /* bytes of one upper-layer message (in pieces) */
     uint32_t redial_min_ms;
     uint32_t redial_max_ms;
     uint64_t rekey_frames;          /* frames per direction between deterministic rekeys */
     uint32_t max_link_age_s;        /* then a fresh handshake */
+    /* the mesh layer (node/mesh.c) */
+    uint64_t store_max_bytes;       /* bundles held, all origins */
+    uint64_t store_max_per_origin;  /* bundles held from one source node */
+    uint32_t max_bundle;            /* bytes of one encoded bundle */
+    uint32_t commit_interval_ms;    /* group commit: at most this long between commits */
+    uint32_t custody_timeout_ms;    /* no custody ack by then: offer the bundle again */
+    uint32_t bundle_lifetime_s;     /* default lifetime of bundles this node creates */
+    uint32_t bundle_hop_limit;      /* default hop limit of bundles this node creates */
+    uint32_t announce_interval_ms;  /* own announcement re-flooded this often */
+    uint32_t route_expiry_ms;       /* a route not refreshed this long is dropped */
 } gm_node_config_t;
 
 /* Fills every option with its documented default. */

@@ -130,23 +130,78 @@ static void apply_backpressure(gm_link_t *l)
     }
 }
 
+/* Payload bytes one Data frame carries: the frame less the tag and LinkMsg's own bytes. */
+static size_t piece_max(const gm_link_t *l)
+{
+    return l->node->cfg.max_frame - GM_NOISE_TAG_LEN - GM_DATA_OVERHEAD;
+}
+
 int gm__link_send_data(gm_link_t *l, uint32_t channel, const uint8_t *data, size_t len)
 {
-    gm_linkmsg_t m = {.kind = GM_LMSG_DATA, .channel = channel, .payload = data,
-                      .payload_len = len};
-    int err;
+    gm_linkmsg_t m = {.kind = GM_LMSG_DATA, .channel = channel};
+    size_t off = 0;
+    int err = 0;
 
     if (l->state != LINK_UP) {
         return GM_ESTATE;
     }
+    if (len > l->node->cfg.max_message) {
+        return GM_EPROTO;
+    }
     if (gm__link_queued(l) > l->node->cfg.max_queued_bytes) {
         return GM_ELIMIT;
     }
-    err = send_msg(l, &m);
+    /* every piece is queued now: a message is never half sent */
+    do {
+        m.payload = data + off;
+        m.payload_len = len - off < piece_max(l) ? len - off : piece_max(l);
+        off += m.payload_len;
+        m.more = off < len;
+        err = send_msg(l, &m);
+    } while (err == 0 && off < len);
     if (err == 0) {
         apply_backpressure(l);
+    } else if (off > m.payload_len) {
+        gm__link_close(l, GM_REFUSE_COUNT, false, "cannot queue the rest of a message");
     }
     return err;
+}
+
+/* Reassembles pieces; returns the whole message's bytes once complete, or NULL. */
+static const uint8_t *reassemble(gm_link_t *l, const gm_linkmsg_t *m, size_t *len, bool *bad)
+{
+    size_t need = l->msg_len + m->payload_len;
+
+    *bad = false;
+    if (!m->more && l->msg_len == 0) {
+        *len = m->payload_len;
+        return m->payload; /* the common case: one piece, no copy */
+    }
+    if ((l->msg_len > 0 && m->channel != l->msg_channel) || need > l->node->cfg.max_message) {
+        *bad = true;
+        return NULL;
+    }
+    if (need > l->msg_cap) {
+        size_t cap = need < 65536 ? 65536 : need * 2;
+        uint8_t *p;
+        cap = cap > l->node->cfg.max_message ? l->node->cfg.max_message : cap;
+        p = realloc(l->msg, cap);
+        if (p == NULL) {
+            *bad = true;
+            return NULL;
+        }
+        l->msg = p;
+        l->msg_cap = cap;
+    }
+    memcpy(l->msg + l->msg_len, m->payload, m->payload_len);
+    l->msg_len = need;
+    l->msg_channel = m->channel;
+    if (m->more) {
+        return NULL;
+    }
+    *len = l->msg_len;
+    l->msg_len = 0;
+    return l->msg;
 }
 
 /* ---- closing ---- */
@@ -181,6 +236,7 @@ void gm__link_free(gm_link_t *l)
     gm_noise_cipher_close(&l->rx);
     free(l->rbuf);
     free(l->obuf);
+    free(l->msg);
     free(l);
 }
 
@@ -362,8 +418,15 @@ static void transport_frame(gm_link_t *l, const uint8_t *frame, size_t len)
         gm_noise_rekey(&l->rx);
         l->rx_since_rekey = 0;
     }
-    if (m.kind == GM_LMSG_DATA && n->data_cb != NULL) {
-        n->data_cb(n->data_ctx, l->peer_id, m.channel, m.payload, m.payload_len);
+    if (m.kind == GM_LMSG_DATA) {
+        size_t mlen;
+        bool bad;
+        const uint8_t *msg = reassemble(l, &m, &mlen, &bad);
+        if (bad) {
+            gm__link_close(l, GM_REFUSE_BAD_FRAME, true, "message pieces over the limit");
+        } else if (msg != NULL && n->hooks.data != NULL) {
+            n->hooks.data(n->hooks_ctx, l->peer_id, m.channel, msg, mlen);
+        }
     } else if (m.kind == GM_LMSG_CLOSE) {
         gm__log_remote(n, GM_LOG_INFO, "%s (%s): peer closed the link: %s", l->peer_name,
                        who(l), m.text);
@@ -472,6 +535,9 @@ static void on_link_drain(void *ctx)
     if (l->paused && l->state != LINK_CLOSED) {
         l->paused = false;
         l->conn->ops->read_start(l->conn);
+    }
+    if (l->state == LINK_UP && l->node->hooks.drained != NULL) {
+        l->node->hooks.drained(l->node->hooks_ctx, l->peer_id);
     }
 }
 

@@ -92,18 +92,6 @@ static void vlog(gm_node_t *n, int level, const char *fmt, va_list ap)
     fflush(n->env.log);
 }
 
-void gm__log(gm_node_t *n, int level, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (level > n->cfg.log_level) {
-        return;
-    }
-    va_start(ap, fmt);
-    vlog(n, level, fmt, ap);
-    va_end(ap);
-}
-
 void gm__log_remote(gm_node_t *n, int level, const char *fmt, ...)
 {
     uint64_t now = gm__now_ms(n);
@@ -161,6 +149,8 @@ static void unlink_from(gm_link_t **head, gm_link_t *l)
     }
 }
 
+static gm_link_t *find_up(gm_node_t *n, const uint8_t id[GM_ID_LEN], const gm_link_t *except);
+
 /* Links leave the list at once and are freed after the loop turn (flush callback). */
 void gm__node_link_gone(gm_node_t *n, gm_link_t *l)
 {
@@ -171,6 +161,9 @@ void gm__node_link_gone(gm_node_t *n, gm_link_t *l)
     n->dead = l;
     if (l->t_up != 0) {
         gm__count(n, GM_EVENT_LINK_DOWN);
+    }
+    if (l->announced && n->hooks.link_down != NULL && find_up(n, l->peer_id, l) == NULL) {
+        n->hooks.link_down(n->hooks_ctx, l->peer_id); /* no other link to it replaced this one */
     }
     if (d != NULL && d->link == l) {
         d->link = NULL;
@@ -238,6 +231,10 @@ bool gm__node_link_up(gm_node_t *n, gm_link_t *l)
         gm__count(n, GM_EVENT_LINK_UP);
         gm__log(n, GM_LOG_INFO, "link up: %s (%s, %s, %s)", l->peer_name, l->conn->peer,
                 gm_role_name(l->peer_role), l->initiator ? "outbound" : "inbound");
+        l->announced = true;
+        if (n->hooks.link_up != NULL) {
+            n->hooks.link_up(n->hooks_ctx, l->peer_id);
+        }
         /* The dialer's backoff is not reset here: an initiator is up once it sends msg3,
          * before the responder judges it. gm__node_link_gone resets it for a link that
          * lived longer than the backoff. */
@@ -337,8 +334,12 @@ static void free_dead_links(gm_node_t *n)
 static void on_flush(uv_check_t *h)
 {
     gm_node_t *n = h->data;
-    gm_link_t *l = n->dirty;
+    gm_link_t *l;
 
+    if (n->hooks.turn_end != NULL) {
+        n->hooks.turn_end(n->hooks_ctx); /* may queue frames (custody acks) */
+    }
+    l = n->dirty;
     n->dirty = NULL;
     while (l != NULL) {
         gm_link_t *next = l->next_dirty;
@@ -359,6 +360,9 @@ static void on_tick(uv_timer_t *h)
         gm_link_t *next = l->next; /* ticking may close l */
         gm__link_tick(l, now);
         l = next;
+    }
+    if (n->hooks.tick != NULL) {
+        n->hooks.tick(n->hooks_ctx);
     }
 }
 
@@ -620,8 +624,56 @@ void gm_node_free(gm_node_t *n)
 
 void gm_node_set_data_cb(gm_node_t *n, gm_node_data_cb cb, void *ctx)
 {
-    n->data_cb = cb;
-    n->data_ctx = ctx;
+    n->hooks.data = cb;
+    n->hooks_ctx = ctx;
+}
+
+void gm_node_set_hooks(gm_node_t *n, const gm_node_hooks_t *hooks, void *ctx)
+{
+    n->hooks = *hooks;
+    n->hooks_ctx = ctx;
+}
+
+const char *gm_node_dir(const gm_node_t *n)
+{
+    return n->dir;
+}
+
+uv_loop_t *gm_node_loop(const gm_node_t *n)
+{
+    return n->env.loop;
+}
+
+uint64_t gm_node_now_ms(const gm_node_t *n)
+{
+    return gm__now_ms(n);
+}
+
+uint64_t gm_node_wall(const gm_node_t *n)
+{
+    return gm__wall(n);
+}
+
+const gm_node_keys_t *gm_node_keys(const gm_node_t *n)
+{
+    return n->keys;
+}
+
+const gm_trust_t *gm_node_trust(const gm_node_t *n)
+{
+    return n->trust;
+}
+
+void gm_node_log(gm_node_t *n, int level, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (level > n->cfg.log_level) {
+        return;
+    }
+    va_start(ap, fmt);
+    vlog(n, level, fmt, ap);
+    va_end(ap);
 }
 
 int gm_node_send(gm_node_t *n, const uint8_t node_id[GM_ID_LEN], uint32_t channel,

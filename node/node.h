@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <uv.h>
 
+#include "crypto/keys.h"
 #include "node/config.h"
 #include "node/identity.h"
 #include "node/transport.h"
@@ -93,6 +94,34 @@ void gm_node_stop(gm_node_t *n, gm_node_stopped_cb cb, void *arg);
 void gm_node_free(gm_node_t *n);
 
 void gm_node_set_data_cb(gm_node_t *n, gm_node_data_cb cb, void *ctx);
+
+/*
+ * What the layer above the links (the mesh) hears from a node. Every member
+ * may be NULL. Callbacks run on the node's loop and may call gm_node_send.
+ */
+typedef struct {
+    gm_node_data_cb data;
+    void (*link_up)(void *ctx, const uint8_t peer[GM_ID_LEN]);
+    void (*link_down)(void *ctx, const uint8_t peer[GM_ID_LEN]);
+    /* a link's queue was written out: sends refused with GM_ELIMIT may go again */
+    void (*drained)(void *ctx, const uint8_t peer[GM_ID_LEN]);
+    /* at the end of each loop turn, before the turn's frames are written */
+    void (*turn_end)(void *ctx);
+    /* every tick_ms */
+    void (*tick)(void *ctx);
+} gm_node_hooks_t;
+
+/* Replaces the hooks (and the data callback: hooks->data). */
+void gm_node_set_hooks(gm_node_t *n, const gm_node_hooks_t *hooks, void *ctx);
+
+/* The node's directory, loop, clocks and log, for the layers above. */
+const char *gm_node_dir(const gm_node_t *n);
+uv_loop_t *gm_node_loop(const gm_node_t *n);
+uint64_t gm_node_now_ms(const gm_node_t *n);
+uint64_t gm_node_wall(const gm_node_t *n);
+const gm_node_keys_t *gm_node_keys(const gm_node_t *n);
+const gm_trust_t *gm_node_trust(const gm_node_t *n);
+void gm_node_log(gm_node_t *n, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * Reads trust/ and revocations/ of the node directory again (guardmeshd does

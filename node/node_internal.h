@@ -9,6 +9,7 @@
 
 #define GM_LINK_VERSION 1
 #define GM_FRAME_HDR 2
+#define GM_DATA_OVERHEAD 24 /* LinkMsg + Data tags and lengths around a payload piece */
 
 #define GM_RATE_SLOTS 256      /* per-address handshake rate table */
 
@@ -42,11 +43,16 @@ struct gm_link {
     /* receive buffer for partial frames */
     uint8_t *rbuf;
     size_t rlen, rcap;
+    /* a message arriving in pieces (Data.more) */
+    uint8_t *msg;
+    size_t msg_len, msg_cap;
+    uint32_t msg_channel;
     /* frames encrypted this loop turn, written in one go by the flush */
     uint8_t *obuf;
     size_t olen, ocap;
     gm_link_t *next_dirty;
     bool dirty, paused, in_callback, free_pending;
+    bool announced;            /* the hooks heard link_up for it */
 };
 
 struct gm_dialer {
@@ -93,8 +99,8 @@ struct gm_node {
     bool started, running, stopping; /* running: gm_node_start succeeded */
     gm_node_stopped_cb stopped_cb;
     void *stopped_arg;
-    gm_node_data_cb data_cb;
-    void *data_ctx;
+    gm_node_hooks_t hooks;
+    void *hooks_ctx;
     uint64_t refusals[GM_REFUSE_COUNT];
     uint64_t events[GM_EVENT_COUNT];
     struct rate_slot rate[GM_RATE_SLOTS];
@@ -105,7 +111,7 @@ struct gm_node {
 };
 
 /* ---- node.c ---- */
-void gm__log(gm_node_t *n, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+#define gm__log gm_node_log
 /* Logs a line caused by remote input: at most a few per second, the rest counted. */
 void gm__log_remote(gm_node_t *n, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -88,6 +88,7 @@ static void to_proto(const gm_linkmsg_t *m, Gmwire__LinkMsg *p, Gmwire__Keepaliv
         d->channel = m->channel;
         d->payload.data = (uint8_t *)m->payload;
         d->payload.len = m->payload_len;
+        d->more = m->more;
         p->body_case = GMWIRE__LINK_MSG__BODY_DATA;
         p->data = d;
         break;
@@ -149,6 +150,7 @@ int gm_wire_linkmsg_decode(const uint8_t *buf, size_t len, gm_wire_arena_t *aren
         out->channel = p->data->channel;
         out->payload = p->data->payload.data;
         out->payload_len = p->data->payload.len;
+        out->more = p->data->more;
         return 0;
     case GMWIRE__LINK_MSG__BODY_CLOSE:
         out->kind = GM_LMSG_CLOSE;

@@ -31,6 +31,7 @@ typedef struct {
     uint32_t channel;           /* data */
     const uint8_t *payload;     /* data: borrowed (encode) or in the arena (decode) */
     size_t payload_len;
+    bool more;                  /* data: another piece of the same message follows */
     uint32_t reason;            /* close */
     char text[GM_CLOSE_TEXT_MAX + 1];
 } gm_linkmsg_t;

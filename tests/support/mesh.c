@@ -27,9 +27,12 @@ static void on_data(void *ctx, const uint8_t id[GM_ID_LEN], uint32_t channel,
 
     (void)id;
     (void)channel;
-    (void)data;
     c->m->received[c->i]++;
     c->m->received_bytes[c->i] += len;
+    if (len > c->m->largest_len[c->i]) {
+        c->m->largest_len[c->i] = len;
+        crypto_generichash(c->m->largest_hash[c->i], 32, data, len, NULL, 0);
+    }
 }
 
 void gm_test_mesh_init(gm_test_mesh_t *m)

@@ -21,6 +21,8 @@ typedef struct {
     /* data received by any node: counted per node index */
     uint64_t received[GM_TEST_MAX_NODES];
     uint64_t received_bytes[GM_TEST_MAX_NODES];
+    size_t largest_len[GM_TEST_MAX_NODES];         /* the largest message received */
+    uint8_t largest_hash[GM_TEST_MAX_NODES][32];   /* its BLAKE2b-256 */
 } gm_test_mesh_t;
 
 /* A loop, a hub, a temporary directory and two organisations (A: acme, B: police). */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "proto/wire_link.h"
 #include "tests/support/hostile.h"
 
 #define FAR 4000000000u
@@ -264,6 +265,38 @@ Test(refusal, frame_length_above_the_maximum)
     gm_hostile_send(&h, huge, sizeof huge);
     assert_refused_and_link_kept(a, GM_REFUSE_FRAME_TOO_LARGE);
     cr_assert(gm_hostile_wait_end(&h, 1000));
+    gm_hostile_close(&h);
+}
+
+/* Pieces of one message (Data.more) beyond max_message: refused, nothing buffered past it. */
+Test(refusal, message_pieces_beyond_the_limit)
+{
+    gm_hostile_t h;
+    gm_node_keys_t k;
+    char dx[GM_PATH_MAX];
+    gm_cert_t cert;
+    gm_why_t why;
+    char path[GM_PATH_MAX + 16];
+    static uint8_t piece[3000], plain[3100];
+    gm_linkmsg_t msg = {.kind = GM_LMSG_DATA, .channel = 5, .payload = piece,
+                        .payload_len = sizeof piece, .more = true};
+    size_t len;
+
+    gm_test_node_dir(&m.org_a, m.tmp, "hoarder", GM_ROLE_HANDHELD, 1000, FAR, dx, &k);
+    snprintf(path, sizeof path, "%s/node.cert", dx);
+    cr_assert_eq(gm_cert_load(path, &cert, &why), 0);
+    gm_hostile_connect(&h, &m, "mem:a");
+    gm_hostile_msg1(&h, zero_mesh, k.link_sk);
+    gm_hostile_msg3(&h, &cert, &k);
+    gm_test_run_for(&m.loop, 30);
+    cr_assert_eq(gm_node_link_count(m.nodes[a]), 2);
+    cr_assert_eq(gm_wire_linkmsg_encode(&msg, plain, sizeof plain, &len), 0);
+    for (size_t sent = 0; sent <= cfg_a.max_message; sent += sizeof piece) {
+        gm_hostile_send_transport(&h, plain, len);
+        gm_test_run_for(&m.loop, 1);
+    }
+    assert_refused_and_link_kept(a, GM_REFUSE_BAD_FRAME);
+    cr_assert(gm_test_log_has(&m, a, "message pieces over the limit"));
     gm_hostile_close(&h);
 }
 

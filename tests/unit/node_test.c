@@ -1,5 +1,6 @@
 /* node/: links between in-process nodes over the in-memory transport and loopback TCP. */
 #include <criterion/criterion.h>
+#include <sodium.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -197,18 +198,31 @@ Test(node, full_queue_pushes_back_and_loses_nothing)
     cr_assert_eq(gm_node_send(m.nodes[a], gm_node_id(m.nodes[b]), 1, msg, sizeof msg), 0);
 }
 
-Test(node, oversized_data_is_refused_before_it_is_queued)
+/* A message larger than a frame travels in pieces and arrives whole; above max_message it
+ * is refused before anything is queued. */
+Test(node, large_messages_travel_in_pieces_and_oversized_ones_are_refused)
 {
     gm_node_config_t ca, cb;
     size_t a, b;
-    static uint8_t big[70000];
+    static uint8_t big[(1u << 20) + 1];
+    uint8_t want[32];
 
+    for (size_t i = 0; i < 300000; i++) {
+        big[i] = (uint8_t)(i * 7 + i / 251);
+    }
     start_pair(&a, &b, &ca, &cb);
     cr_assert(gm_test_wait_linked(&m, a, b, 2000));
-    cr_assert_eq(gm_node_send(m.nodes[a], gm_node_id(m.nodes[b]), 1, big, 65535), GM_EPROTO);
+    cr_assert_eq(gm_node_send(m.nodes[a], gm_node_id(m.nodes[b]), 1, big, ca.max_message + 1),
+                 GM_EPROTO);
     cr_assert_eq(gm_node_send(m.nodes[a], gm_node_id(m.nodes[b]), 1, big, 65000), 0);
-    gm_test_run_for(&m.loop, 50);
-    cr_assert_eq(m.received_bytes[b], 65000);
+    cr_assert_eq(gm_node_send(m.nodes[a], gm_node_id(m.nodes[b]), 1, big, 300000), 0);
+    cr_assert_eq(gm_node_send(m.nodes[a], gm_node_id(m.nodes[b]), 1, big, 10), 0);
+    gm_test_run_for(&m.loop, 100);
+    cr_assert_eq(m.received[b], 3, "pieces were delivered as messages");
+    cr_assert_eq(m.received_bytes[b], 65000 + 300000 + 10);
+    cr_assert_eq(m.largest_len[b], 300000);
+    crypto_generichash(want, sizeof want, big, 300000, NULL, 0);
+    cr_assert_eq(memcmp(m.largest_hash[b], want, 32), 0, "the large message arrived altered");
 }
 
 static bool received_all(void *ctx)
