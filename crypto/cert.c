@@ -10,6 +10,9 @@ static const char CTX_ROOT[] = "guardmesh/root/1";
 static const char CTX_CERT[] = "guardmesh/cert/1";
 static const char CTX_CRL[] = "guardmesh/crl/1";
 
+/* An encoded revocation list: the body limit plus room for the envelope. */
+#define CRL_ENVELOPE_MAX (GM_CRL_MAX_LEN + 1024)
+
 static const char *const verdicts[] = {
     [GM_CERT_OK] = "acceptable",
     [GM_CERT_MALFORMED] = "malformed",
@@ -127,6 +130,23 @@ static int take_encoded(uint8_t *dst, size_t *dst_len, uint8_t *enc, size_t enc_
     return err;
 }
 
+/*
+ * Decodes the outer Signed envelope of the expected kind. The body stays
+ * opaque bytes: kind and signer are enough to pick the context and the key,
+ * so the body parser only ever sees bytes whose signature has verified.
+ */
+static int open_envelope(const uint8_t *buf, size_t len, size_t max_len, gm_signed_kind_t kind,
+                         gm_signed_t *s)
+{
+    int err = gm_wire_signed_decode(buf, len, max_len, s);
+
+    if (err == 0 && s->kind != kind) {
+        gm_signed_free(s);
+        err = GM_EPROTO;
+    }
+    return err;
+}
+
 /* ---- roots ---- */
 
 int gm_root_create(const uint8_t seed[GM_SEED_LEN], const char *org_name, uint64_t now,
@@ -174,13 +194,19 @@ int gm_root_decode(const uint8_t *buf, size_t len, gm_root_t *out)
     if (len > GM_CERT_MAX_LEN) {
         return GM_EPROTO;
     }
-    err = gm_wire_signed_decode(buf, len, GM_CERT_MAX_LEN, &s);
+    err = open_envelope(buf, len, GM_CERT_MAX_LEN, GM_SIGNED_ROOT, &s);
     if (err != 0) {
         return err;
     }
+    /*
+     * The one record parsed before its signature is checked: a root is
+     * self-signed, and the only key that can verify it is root_pk inside the
+     * body (the envelope's signer is SHA-256(root_pk)[0..16], which cannot be
+     * turned back into the key). Trust in a root comes from pinning its org
+     * id out of band, not from this signature, which only proves possession.
+     */
     memset(&r, 0, sizeof r);
-    err = s.kind == GM_SIGNED_ROOT ? gm_wire_root_body_decode(s.body, s.body_len, &r.body)
-                                   : GM_EPROTO;
+    err = gm_wire_root_body_decode(s.body, s.body_len, &r.body);
     if (err == 0) {
         gm_id_from_pk(id, r.body.root_pk);
         if (memcmp(id, r.body.org_id, GM_ID_LEN) != 0 ||
@@ -251,36 +277,44 @@ int gm_cert_issue(const uint8_t root_seed[GM_SEED_LEN], const gm_root_t *root,
     return err;
 }
 
-int gm_cert_decode(const uint8_t *buf, size_t len, gm_cert_t *out)
+/* Parses an envelope's certificate body into *out (written only on success). */
+static int cert_from_signed(const gm_signed_t *s, const uint8_t *buf, size_t len, gm_cert_t *out)
 {
-    gm_signed_t s;
     gm_cert_t c;
     uint8_t id[GM_ID_LEN];
     int err;
 
-    if (len > GM_CERT_MAX_LEN) {
-        return GM_EPROTO;
-    }
-    err = gm_wire_signed_decode(buf, len, GM_CERT_MAX_LEN, &s);
-    if (err != 0) {
-        return err;
-    }
     memset(&c, 0, sizeof c);
-    err = s.kind == GM_SIGNED_CERT ? gm_wire_cert_body_decode(s.body, s.body_len, &c.body)
-                                   : GM_EPROTO;
+    err = gm_wire_cert_body_decode(s->body, s->body_len, &c.body);
     if (err == 0) {
         gm_id_from_pk(id, c.body.sign_pk);
         err = memcmp(id, c.body.node_id, GM_ID_LEN) == 0 ? 0 : GM_EPROTO;
     }
     if (err == 0) {
-        memcpy(c.signer, s.signer, GM_ID_LEN);
-        memcpy(c.signature, s.signature, GM_SIG_LEN);
-        memcpy(c.raw_body, s.body, s.body_len); /* body_len < len <= GM_CERT_MAX_LEN */
-        c.raw_body_len = s.body_len;
+        memcpy(c.signer, s->signer, GM_ID_LEN);
+        memcpy(c.signature, s->signature, GM_SIG_LEN);
+        memcpy(c.raw_body, s->body, s->body_len); /* body_len < len <= GM_CERT_MAX_LEN */
+        c.raw_body_len = s->body_len;
         memcpy(c.encoded, buf, len);
         c.encoded_len = len;
         *out = c;
     }
+    return err;
+}
+
+int gm_cert_decode(const uint8_t *buf, size_t len, gm_cert_t *out)
+{
+    gm_signed_t s;
+    int err;
+
+    if (len > GM_CERT_MAX_LEN) {
+        return GM_EPROTO;
+    }
+    err = open_envelope(buf, len, GM_CERT_MAX_LEN, GM_SIGNED_CERT, &s);
+    if (err != 0) {
+        return err;
+    }
+    err = cert_from_signed(&s, buf, len, out);
     gm_signed_free(&s);
     return err;
 }
@@ -335,20 +369,15 @@ int gm_crl_issue(const uint8_t root_seed[GM_SEED_LEN], const gm_root_t *root,
     return err;
 }
 
-int gm_crl_decode(const uint8_t *buf, size_t len, gm_crl_t *out)
+/* Parses an envelope's list body into *out; the body bytes move to the list. */
+static int crl_from_signed(gm_signed_t *s, const uint8_t *buf, size_t len, gm_crl_t *out)
 {
-    gm_signed_t s;
     gm_crl_t c;
     int err;
 
-    err = gm_wire_signed_decode(buf, len, GM_CRL_MAX_LEN + 1024, &s);
-    if (err != 0) {
-        return err;
-    }
     memset(&c, 0, sizeof c);
-    err = s.kind == GM_SIGNED_CRL ? gm_wire_crl_body_decode(s.body, s.body_len, &c.body)
-                                  : GM_EPROTO;
-    if (err == 0 && memcmp(s.signer, c.body.org_id, GM_ID_LEN) != 0) {
+    err = gm_wire_crl_body_decode(s->body, s->body_len, &c.body);
+    if (err == 0 && memcmp(s->signer, c.body.org_id, GM_ID_LEN) != 0) {
         err = GM_EPROTO;
     }
     c.encoded = err == 0 ? malloc(len) : NULL;
@@ -358,14 +387,53 @@ int gm_crl_decode(const uint8_t *buf, size_t len, gm_crl_t *out)
     if (err == 0) {
         memcpy(c.encoded, buf, len);
         c.encoded_len = len;
-        memcpy(c.signature, s.signature, GM_SIG_LEN);
-        c.raw_body = s.body; /* ownership moves to the list */
-        c.raw_body_len = s.body_len;
-        s.body = NULL;
+        memcpy(c.signature, s->signature, GM_SIG_LEN);
+        c.raw_body = s->body; /* ownership moves to the list */
+        c.raw_body_len = s->body_len;
+        s->body = NULL;
         *out = c;
     } else {
         gm_crl_free(&c);
     }
+    return err;
+}
+
+int gm_crl_decode(const uint8_t *buf, size_t len, gm_crl_t *out)
+{
+    gm_signed_t s;
+    int err = open_envelope(buf, len, CRL_ENVELOPE_MAX, GM_SIGNED_CRL, &s);
+
+    if (err != 0) {
+        return err;
+    }
+    err = crl_from_signed(&s, buf, len, out);
+    gm_signed_free(&s);
+    return err;
+}
+
+/* Verifies the envelope with root over context || raw body, and only then parses the body. */
+static int crl_open_signed(gm_signed_t *s, const gm_root_t *root, const uint8_t *buf, size_t len,
+                           gm_crl_t *out)
+{
+    int err;
+
+    if (memcmp(s->signer, root->body.org_id, GM_ID_LEN) != 0) {
+        return GM_EAUTH;
+    }
+    err = verify_body(s->signature, root->body.root_pk, CTX_CRL, sizeof CTX_CRL, s->body,
+                      s->body_len);
+    return err != 0 ? err : crl_from_signed(s, buf, len, out);
+}
+
+int gm_crl_open(const uint8_t *buf, size_t len, const gm_root_t *root, gm_crl_t *out)
+{
+    gm_signed_t s;
+    int err = open_envelope(buf, len, CRL_ENVELOPE_MAX, GM_SIGNED_CRL, &s);
+
+    if (err != 0) {
+        return err;
+    }
+    err = crl_open_signed(&s, root, buf, len, out);
     gm_signed_free(&s);
     return err;
 }
@@ -427,6 +495,12 @@ int gm_trust_add_root(gm_trust_t *t, const gm_root_t *root)
     if (find_root_index(t, root->body.org_id) >= 0) {
         return GM_EEXIST;
     }
+    /* Names are what people read ("g1@acme"): one name, one key, or a partner could pose as us. */
+    for (size_t i = 0; i < t->n_roots; i++) {
+        if (strcmp(t->roots[i].body.org_name, root->body.org_name) == 0) {
+            return GM_ECONFLICT;
+        }
+    }
     if (t->n_roots == GM_TRUST_MAX_ORGS) {
         return GM_ELIMIT;
     }
@@ -462,6 +536,21 @@ int gm_trust_add_crl(gm_trust_t *t, gm_crl_t *crl)
     return 0;
 }
 
+int gm_trust_open_crl(const gm_trust_t *t, const uint8_t *buf, size_t len, gm_crl_t *out)
+{
+    const gm_root_t *root;
+    gm_signed_t s;
+    int err = open_envelope(buf, len, CRL_ENVELOPE_MAX, GM_SIGNED_CRL, &s);
+
+    if (err != 0) {
+        return err;
+    }
+    root = gm_trust_find_root(t, s.signer);
+    err = root == NULL ? GM_ENOENT : crl_open_signed(&s, root, buf, len, out);
+    gm_signed_free(&s);
+    return err;
+}
+
 const gm_crl_t *gm_trust_find_crl(const gm_trust_t *t, const uint8_t org_id[GM_ID_LEN])
 {
     ssize_t i = find_root_index(t, org_id);
@@ -469,19 +558,12 @@ const gm_crl_t *gm_trust_find_crl(const gm_trust_t *t, const uint8_t org_id[GM_I
     return (i < 0 || t->crls[i].encoded == NULL) ? NULL : &t->crls[i];
 }
 
-gm_cert_verdict_t gm_trust_check(const gm_trust_t *t, const gm_cert_t *cert, uint64_t now,
-                                 unsigned role_mask)
+/* Everything after the signature: organisation, revocation, validity window, role. */
+static gm_cert_verdict_t judge_verified(const gm_trust_t *t, const gm_root_t *root,
+                                        const gm_cert_t *cert, uint64_t now, unsigned role_mask)
 {
-    const gm_root_t *root = gm_trust_find_root(t, cert->signer);
     const gm_crl_t *crl;
 
-    if (root == NULL) {
-        return GM_CERT_UNKNOWN_ISSUER;
-    }
-    if (verify_body(cert->signature, root->body.root_pk, CTX_CERT, sizeof CTX_CERT,
-                    cert->raw_body, cert->raw_body_len) != 0) {
-        return GM_CERT_BAD_SIGNATURE;
-    }
     if (memcmp(cert->body.org_id, root->body.org_id, GM_ID_LEN) != 0 ||
         strcmp(cert->body.org_name, root->body.org_name) != 0) {
         return GM_CERT_WRONG_ORG;
@@ -503,11 +585,43 @@ gm_cert_verdict_t gm_trust_check(const gm_trust_t *t, const gm_cert_t *cert, uin
     return GM_CERT_OK;
 }
 
+gm_cert_verdict_t gm_trust_check(const gm_trust_t *t, const gm_cert_t *cert, uint64_t now,
+                                 unsigned role_mask)
+{
+    const gm_root_t *root = gm_trust_find_root(t, cert->signer);
+
+    if (root == NULL) {
+        return GM_CERT_UNKNOWN_ISSUER;
+    }
+    if (verify_body(cert->signature, root->body.root_pk, CTX_CERT, sizeof CTX_CERT,
+                    cert->raw_body, cert->raw_body_len) != 0) {
+        return GM_CERT_BAD_SIGNATURE;
+    }
+    return judge_verified(t, root, cert, now, role_mask);
+}
+
 gm_cert_verdict_t gm_trust_check_encoded(const gm_trust_t *t, const uint8_t *buf, size_t len,
                                          uint64_t now, unsigned role_mask, gm_cert_t *out)
 {
-    if (gm_cert_decode(buf, len, out) != 0) {
+    const gm_root_t *root;
+    gm_cert_verdict_t v;
+    gm_signed_t s;
+
+    if (len > GM_CERT_MAX_LEN || open_envelope(buf, len, GM_CERT_MAX_LEN, GM_SIGNED_CERT, &s) != 0) {
         return GM_CERT_MALFORMED;
     }
-    return gm_trust_check(t, out, now, role_mask);
+    /* The body is the peer's bytes until the issuer's signature over them verifies. */
+    root = gm_trust_find_root(t, s.signer);
+    if (root == NULL) {
+        v = GM_CERT_UNKNOWN_ISSUER;
+    } else if (verify_body(s.signature, root->body.root_pk, CTX_CERT, sizeof CTX_CERT, s.body,
+                           s.body_len) != 0) {
+        v = GM_CERT_BAD_SIGNATURE;
+    } else if (cert_from_signed(&s, buf, len, out) != 0) {
+        v = GM_CERT_MALFORMED;
+    } else {
+        v = judge_verified(t, root, out, now, role_mask);
+    }
+    gm_signed_free(&s);
+    return v;
 }

@@ -85,7 +85,11 @@ bool gm_x25519_pk_is_valid(const uint8_t pk[GM_KEY_LEN]);
 GM_MUST_CHECK int gm_root_create(const uint8_t seed[GM_SEED_LEN], const char *org_name,
                                  uint64_t now, gm_root_t *out);
 
-/* Decodes and checks a root record: GM_EPROTO malformed, GM_EAUTH bad self-signature or id. */
+/*
+ * Decodes and checks a root record: GM_EPROTO malformed, GM_EAUTH bad
+ * self-signature or id. Unlike certificates and lists, the body is parsed
+ * before the signature is checked: the verifying key is inside it.
+ */
 GM_MUST_CHECK int gm_root_decode(const uint8_t *buf, size_t len, gm_root_t *out);
 
 /* ---- certificates ---- */
@@ -99,7 +103,12 @@ GM_MUST_CHECK int gm_root_decode(const uint8_t *buf, size_t len, gm_root_t *out)
 GM_MUST_CHECK int gm_cert_issue(const uint8_t root_seed[GM_SEED_LEN], const gm_root_t *root,
                                 const gm_cert_body_t *tmpl, gm_cert_t *out);
 
-/* Decodes a certificate without judging it (see gm_trust_check). GM_EPROTO when malformed. */
+/*
+ * Decodes a certificate without judging it (see gm_trust_check), for files
+ * the caller already trusts (its own certificate, the CA ledger) and for
+ * display. Bytes from a peer go to gm_trust_check_encoded, which verifies
+ * the signature before it parses the body. GM_EPROTO when malformed.
+ */
 GM_MUST_CHECK int gm_cert_decode(const uint8_t *buf, size_t len, gm_cert_t *out);
 
 /* GM_SHARED_* bits for the keys two different certificates share (0 for the same one). */
@@ -111,8 +120,21 @@ unsigned gm_cert_shared_keys(const gm_cert_t *a, const gm_cert_t *b);
 GM_MUST_CHECK int gm_crl_issue(const uint8_t root_seed[GM_SEED_LEN], const gm_root_t *root,
                                const gm_crl_body_t *tmpl, gm_crl_t *out);
 
-/* Decodes a list without verifying it. GM_EPROTO, GM_ENOMEM. Free with gm_crl_free. */
+/*
+ * Decodes a list without verifying it (tests and display only: input goes
+ * through gm_crl_open or gm_trust_open_crl). GM_EPROTO, GM_ENOMEM. Free with
+ * gm_crl_free.
+ */
 GM_MUST_CHECK int gm_crl_decode(const uint8_t *buf, size_t len, gm_crl_t *out);
+
+/*
+ * Decodes a list signed by root: the envelope first, then the signature over
+ * context || exact body bytes, and only then the body. Errors: GM_EPROTO
+ * (malformed), GM_EAUTH (another signer or a bad signature), GM_ENOMEM.
+ * *out is written only on success; free it with gm_crl_free.
+ */
+GM_MUST_CHECK int gm_crl_open(const uint8_t *buf, size_t len, const gm_root_t *root,
+                              gm_crl_t *out);
 
 /* 0 if root signed the list, else GM_EAUTH. */
 GM_MUST_CHECK int gm_crl_verify(const gm_crl_t *crl, const gm_root_t *root);
@@ -127,7 +149,11 @@ void gm_crl_free(gm_crl_t *crl);
 void gm_trust_init(gm_trust_t *t);
 void gm_trust_close(gm_trust_t *t);
 
-/* Adds a trusted root. GM_EEXIST if already there, GM_ELIMIT if full. */
+/*
+ * Adds a trusted root. GM_EEXIST if already there, GM_ECONFLICT if another
+ * trusted organisation (another org id) already has this org_name, GM_ELIMIT
+ * if full.
+ */
 GM_MUST_CHECK int gm_trust_add_root(gm_trust_t *t, const gm_root_t *root);
 
 const gm_root_t *gm_trust_find_root(const gm_trust_t *t, const uint8_t org_id[GM_ID_LEN]);
@@ -138,6 +164,14 @@ const gm_root_t *gm_trust_find_root(const gm_trust_t *t, const uint8_t org_id[GM
  * signature), GM_EREPLAY (not newer than the list held).
  */
 GM_MUST_CHECK int gm_trust_add_crl(gm_trust_t *t, gm_crl_t *crl);
+
+/*
+ * gm_crl_open with the root of t that the envelope names as signer: GM_ENOENT
+ * when t does not trust that organisation, else as gm_crl_open. The list is
+ * not added: pass it to gm_trust_add_crl.
+ */
+GM_MUST_CHECK int gm_trust_open_crl(const gm_trust_t *t, const uint8_t *buf, size_t len,
+                                    gm_crl_t *out);
 
 /* The list held for an organisation, or NULL. */
 const gm_crl_t *gm_trust_find_crl(const gm_trust_t *t, const uint8_t org_id[GM_ID_LEN]);
@@ -151,7 +185,15 @@ const gm_crl_t *gm_trust_find_crl(const gm_trust_t *t, const uint8_t org_id[GM_I
 gm_cert_verdict_t gm_trust_check(const gm_trust_t *t, const gm_cert_t *cert, uint64_t now,
                                  unsigned role_mask);
 
-/* The same from encoded bytes (GM_CERT_MALFORMED if they do not decode); *out gets the cert. */
+/*
+ * The same from encoded bytes (a peer's): the envelope is decoded, the
+ * issuer found by the envelope's signer and the signature checked over the
+ * exact body bytes before the body is parsed. GM_CERT_MALFORMED if the
+ * envelope, or the authenticated body, does not decode. *out gets the cert
+ * only once its signature verified: for GM_CERT_OK and the verdicts from
+ * GM_CERT_WRONG_ORG on; after GM_CERT_MALFORMED, GM_CERT_UNKNOWN_ISSUER or
+ * GM_CERT_BAD_SIGNATURE it is left untouched.
+ */
 gm_cert_verdict_t gm_trust_check_encoded(const gm_trust_t *t, const uint8_t *buf, size_t len,
                                          uint64_t now, unsigned role_mask, gm_cert_t *out);
 

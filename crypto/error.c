@@ -29,10 +29,10 @@ const char *gm_strerror(int err)
         return "not found";
     case GM_EPASS:
         return "wrong or missing passphrase";
-    case GM_ECONFLICT:
-        return "name already belongs to another key";
     case GM_ECLOSED:
         return "closed by the peer";
+    case GM_ECONFLICT:
+        return "name already belongs to another key";
     default:
         break;
     }

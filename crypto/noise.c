@@ -56,20 +56,29 @@ static size_t token_count(const uint8_t *tokens)
     return n;
 }
 
-/* Applies one "pskN" modifier: psk0 opens message 1, pskN closes message N. */
-static int apply_psk_modifier(gm_noise_protocol_t *p, const char *mod, size_t len)
+/*
+ * Applies one "pskN" modifier: psk0 opens message 1, pskN closes message N.
+ * *last is the previous modifier's N (-1 before the first): modifiers must be
+ * strictly ascending (spec 9.2 names them in order; a repeated one would mix
+ * the same position twice and overrun the psks array).
+ */
+static int apply_psk_modifier(gm_noise_protocol_t *p, const char *mod, size_t len, int *last)
 {
     uint8_t *tokens;
     size_t n;
     unsigned pos;
 
+    if (p->n_psks >= GM_NOISE_MAX_PSKS) {
+        return GM_ELIMIT; /* checked first: nothing past the array is ever counted */
+    }
     if (len != 4 || strncmp(mod, "psk", 3) != 0 || mod[3] < '0' || mod[3] > '9') {
         return GM_EPROTO;
     }
     pos = (unsigned)(mod[3] - '0');
-    if (pos > p->n_messages) {
-        return GM_EPROTO;
+    if (pos > p->n_messages || (int)pos <= *last) {
+        return GM_EPROTO; /* out of range, repeated ("psk0+psk0") or descending */
     }
+    *last = (int)pos;
     tokens = p->tokens[pos == 0 ? 0 : pos - 1];
     n = token_count(tokens);
     if (n + 1 >= GM_NOISE_MAX_TOKENS) {
@@ -89,6 +98,7 @@ static int parse_pattern(gm_noise_protocol_t *p, const char *s, size_t len)
 {
     const struct pattern *pat = NULL;
     size_t base = 0;
+    int last = -1, err;
 
     while (base < len && s[base] >= 'A' && s[base] <= 'Z') {
         base++;
@@ -113,8 +123,9 @@ static int parse_pattern(gm_noise_protocol_t *p, const char *s, size_t len)
         while (j < len && s[j] != '+') {
             j++;
         }
-        if (apply_psk_modifier(p, s + i, j - i) != 0) {
-            return GM_EPROTO;
+        err = apply_psk_modifier(p, s + i, j - i, &last);
+        if (err != 0) {
+            return err;
         }
         i = (j < len) ? j + 1 : j;
         if (j + 1 == len) {
@@ -131,6 +142,7 @@ int gm_noise_protocol_parse(const char *name, gm_noise_protocol_t *out)
     gm_noise_protocol_t p;
     size_t len = strlen(name);
     const char *pat, *mid;
+    int err;
 
     memset(&p, 0, sizeof p);
     if (len >= sizeof p.name || strncmp(name, prefix, sizeof prefix - 1) != 0) {
@@ -148,8 +160,9 @@ int gm_noise_protocol_parse(const char *name, gm_noise_protocol_t *out)
     } else {
         return GM_EPROTO;
     }
-    if (parse_pattern(&p, pat, (size_t)(mid - pat)) != 0) {
-        return GM_EPROTO;
+    err = parse_pattern(&p, pat, (size_t)(mid - pat));
+    if (err != 0) {
+        return err;
     }
     memcpy(p.name, name, len + 1);
     *out = p;
@@ -422,6 +435,9 @@ int gm_noise_handshake_set_ephemeral(gm_noise_handshake_t *hs, const uint8_t sk[
 int gm_noise_handshake_set_psks(gm_noise_handshake_t *hs, const uint8_t (*psks)[GM_NOISE_PSK_LEN],
                                 size_t count)
 {
+    if (count > GM_NOISE_MAX_PSKS) {
+        return GM_ELIMIT; /* a hand-built protocol must not overrun hs->psks */
+    }
     if (count != hs->proto.n_psks) {
         return GM_EPROTO;
     }
@@ -505,7 +521,7 @@ static int mix_dh(gm_noise_handshake_t *hs, uint8_t token)
 
 static int mix_psk(gm_noise_handshake_t *hs)
 {
-    if (hs->psk_index >= hs->proto.n_psks) {
+    if (hs->psk_index >= hs->proto.n_psks || hs->psk_index >= GM_NOISE_MAX_PSKS) {
         return GM_ESTATE;
     }
     mix_key_and_hash(&hs->ss, hs->psks[hs->psk_index++], GM_NOISE_PSK_LEN);

@@ -82,7 +82,10 @@ typedef struct {
 
 /*
  * Parses a name such as "Noise_XXpsk3_25519_ChaChaPoly_SHA256".
- * Returns 0, or GM_EPROTO for anything this engine does not implement.
+ * Returns 0, GM_ELIMIT for more than GM_NOISE_MAX_PSKS psk modifiers, or
+ * GM_EPROTO for anything this engine does not implement, including a
+ * repeated modifier ("psk0+psk0") and modifiers not in ascending order
+ * ("psk2+psk0").
  */
 GM_MUST_CHECK int gm_noise_protocol_parse(const char *name, gm_noise_protocol_t *out);
 
@@ -107,7 +110,10 @@ void gm_noise_handshake_set_remote_static(gm_noise_handshake_t *hs,
 GM_MUST_CHECK int gm_noise_handshake_set_ephemeral(gm_noise_handshake_t *hs,
                                                    const uint8_t sk[GM_NOISE_DH_LEN]);
 
-/* The pre-shared keys, used in the order their psk tokens occur. GM_EPROTO on a count mismatch. */
+/*
+ * The pre-shared keys, used in the order their psk tokens occur. GM_ELIMIT
+ * when count exceeds GM_NOISE_MAX_PSKS, GM_EPROTO on a count mismatch.
+ */
 GM_MUST_CHECK int gm_noise_handshake_set_psks(gm_noise_handshake_t *hs,
                                               const uint8_t (*psks)[GM_NOISE_PSK_LEN],
                                               size_t count);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,38 @@ static int fsync_parent(const char *path)
     return err;
 }
 
+/*
+ * Creates a temporary file beside path: "<path>.<32 random hex digits>.tmp".
+ * The name cannot be guessed in advance, and O_EXCL|O_NOFOLLOW refuses any
+ * file or symlink already there, so nobody can make us write through a link
+ * they planted. The mode is fixed with fchmod before a byte is written, so
+ * the umask neither widens nor narrows it.
+ */
+static int temp_create(const char *path, mode_t mode, char *tmp, size_t cap, int *fd)
+{
+    uint8_t rnd[16];
+    char hex[2 * sizeof rnd + 1];
+    int n;
+
+    randombytes_buf(rnd, sizeof rnd);
+    sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+    n = snprintf(tmp, cap, "%s.%s.tmp", path, hex);
+    if (n < 0 || (size_t)n >= cap) {
+        return GM_ELIMIT;
+    }
+    *fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (*fd < 0) {
+        return -errno; /* not ours: never unlinked */
+    }
+    if (fchmod(*fd, mode) != 0) {
+        int err = -errno;
+        close(*fd);
+        unlink(tmp);
+        return err;
+    }
+    return 0;
+}
+
 int gm_file_write_atomic(const char *path, const uint8_t *data, size_t len, mode_t mode,
                          int exclusive)
 {
@@ -97,17 +130,11 @@ int gm_file_write_atomic(const char *path, const uint8_t *data, size_t len, mode
     if (exclusive && access(path, F_OK) == 0) {
         return GM_EEXIST;
     }
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp) {
-        return GM_ELIMIT;
-    }
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) {
-        return -errno;
+    err = temp_create(path, mode, tmp, sizeof tmp, &fd);
+    if (err != 0) {
+        return err;
     }
     err = write_all(fd, data, len);
-    if (err == 0 && fchmod(fd, mode) != 0) {
-        err = -errno; /* the umask must not widen or narrow the mode */
-    }
     if (err == 0 && fsync(fd) != 0) {
         err = -errno;
     }

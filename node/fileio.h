@@ -16,9 +16,11 @@
 GM_MUST_CHECK int gm_file_read(const char *path, size_t max_len, uint8_t **out, size_t *out_len);
 
 /*
- * Writes data to path atomically: a temporary file in the same directory with
- * the given mode, fsync, rename over path, fsync of the directory. With
- * exclusive set, GM_EEXIST if path already exists. Negative errno otherwise.
+ * Writes data to path atomically: a temporary file in the same directory
+ * (random name, created with O_EXCL|O_NOFOLLOW, given the exact mode before
+ * any data), fsync, rename over path, fsync of the directory. The temporary
+ * file is removed on every failure. With exclusive set, GM_EEXIST if path
+ * already exists. GM_ELIMIT if path is too long; negative errno otherwise.
  */
 GM_MUST_CHECK int gm_file_write_atomic(const char *path, const uint8_t *data, size_t len,
                                        mode_t mode, int exclusive);

@@ -160,7 +160,7 @@ int gm_cert_load(const char *path, gm_cert_t *out, gm_why_t *why)
     return err;
 }
 
-int gm_crl_load(const char *path, gm_crl_t *out, gm_why_t *why)
+int gm_crl_load(const char *path, const gm_trust_t *t, gm_crl_t *out, gm_why_t *why)
 {
     uint8_t *buf;
     size_t len;
@@ -169,8 +169,12 @@ int gm_crl_load(const char *path, gm_crl_t *out, gm_why_t *why)
     if (err != 0) {
         return err;
     }
-    err = gm_crl_decode(buf, len, out);
-    if (err != 0) {
+    err = gm_trust_open_crl(t, buf, len, out);
+    if (err == GM_ENOENT) {
+        gm_why_set(why, "%s: revocation list of an organisation this node does not trust", path);
+    } else if (err == GM_EAUTH) {
+        gm_why_set(why, "%s: revocation list has a bad signature (tampered)", path);
+    } else if (err != 0) {
         gm_why_set(why, "%s: not a valid revocation list (truncated or corrupted)", path);
     }
     free(buf);
@@ -193,6 +197,10 @@ static int add_root_file(gm_trust_t *t, const char *path, gm_why_t *why)
         err = gm_trust_add_root(t, &root);
         if (err == GM_EEXIST) {
             err = 0; /* the same organisation pinned twice is harmless */
+        } else if (err == GM_ECONFLICT) {
+            gm_why_set(why, "%s: organisation name %s is already used by another trusted "
+                            "organisation: refused",
+                       path, root.body.org_name);
         } else if (err != 0) {
             gm_why_set(why, "%s: trust store full (%d organisations)", path, GM_TRUST_MAX_ORGS);
         }
@@ -203,18 +211,16 @@ static int add_root_file(gm_trust_t *t, const char *path, gm_why_t *why)
 static int add_crl_file(gm_trust_t *t, const char *path, gm_why_t *why)
 {
     gm_crl_t crl;
-    int err = gm_crl_load(path, &crl, why);
+    int err = gm_crl_load(path, t, &crl, why); /* verified against t before it is parsed */
 
     if (err != 0) {
         return err;
     }
     err = gm_trust_add_crl(t, &crl);
-    if (err == GM_ENOENT) {
-        gm_why_set(why, "%s: revocation list of an organisation this node does not trust", path);
-    } else if (err == GM_EAUTH) {
-        gm_why_set(why, "%s: revocation list has a bad signature (tampered)", path);
-    } else if (err == GM_EREPLAY) {
+    if (err == GM_EREPLAY) {
         err = 0; /* an older list beside a newer one: the newer stands */
+    } else if (err != 0) {
+        gm_why_set(why, "%s: revocation list not accepted: %s", path, gm_strerror(err));
     }
     gm_crl_free(&crl);
     return err;

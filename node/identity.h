@@ -57,7 +57,13 @@ GM_MUST_CHECK int gm_blob_save(const char *path, const uint8_t *data, size_t len
 
 GM_MUST_CHECK int gm_root_load(const char *path, gm_root_t *out, gm_why_t *why);
 GM_MUST_CHECK int gm_cert_load(const char *path, gm_cert_t *out, gm_why_t *why);
-GM_MUST_CHECK int gm_crl_load(const char *path, gm_crl_t *out, gm_why_t *why);
+/*
+ * Loads a revocation list signed by one of t's roots; the signature is checked
+ * before the list is parsed (gm_trust_open_crl). GM_ENOENT (organisation not
+ * in t), GM_EAUTH (bad signature), GM_EPROTO, or a read error; *why says which.
+ */
+GM_MUST_CHECK int gm_crl_load(const char *path, const gm_trust_t *t, gm_crl_t *out,
+                              gm_why_t *why);
 
 /*
  * Fills t from NODE_DIR/trust/ (every *.cert) and NODE_DIR/revocations/

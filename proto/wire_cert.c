@@ -232,6 +232,17 @@ int gm_wire_cert_body_decode(const uint8_t *buf, size_t len, gm_cert_body_t *out
     return 0;
 }
 
+/* Node ids as protobuf bytes fields pointing into b (free() the array). */
+static ProtobufCBinaryData *node_id_fields(const gm_crl_body_t *b)
+{
+    ProtobufCBinaryData *ids = calloc(b->n_node_ids + 1, sizeof *ids);
+
+    for (size_t i = 0; ids != NULL && i < b->n_node_ids; i++) {
+        ids[i] = bin(b->node_ids[i], GM_ID_LEN);
+    }
+    return ids;
+}
+
 int gm_wire_crl_body_encode(const gm_crl_body_t *b, uint8_t **out, size_t *out_len)
 {
     Gmwire__RevocationBody m = GMWIRE__REVOCATION_BODY__INIT;
@@ -241,12 +252,9 @@ int gm_wire_crl_body_encode(const gm_crl_body_t *b, uint8_t **out, size_t *out_l
     if (b->n_serials + b->n_node_ids > GM_CRL_MAX_ENTRIES) {
         return GM_EPROTO;
     }
-    ids = calloc(b->n_node_ids + 1, sizeof *ids);
+    ids = node_id_fields(b);
     if (ids == NULL) {
         return GM_ENOMEM;
-    }
-    for (size_t i = 0; i < b->n_node_ids; i++) {
-        ids[i] = bin(b->node_ids[i], GM_ID_LEN);
     }
     m.version = GM_WIRE_VERSION;
     m.org_id = bin(b->org_id, GM_ID_LEN);
@@ -262,26 +270,28 @@ int gm_wire_crl_body_encode(const gm_crl_body_t *b, uint8_t **out, size_t *out_l
     return err;
 }
 
-/* Copies the repeated fields of a decoded list into b (allocating). */
-static int take_crl_entries(gm_crl_body_t *b, const Gmwire__RevocationBody *m)
+/* Copies decoded serials and node ids into b (allocating; gm_crl_body_free on any result). */
+static int take_entries(gm_crl_body_t *b, size_t n_serials, const uint64_t *serials,
+                        size_t n_node_ids, const ProtobufCBinaryData *node_ids)
 {
-    b->serials = malloc((m->n_serials + 1) * sizeof *b->serials);
-    b->node_ids = malloc((m->n_node_ids + 1) * sizeof *b->node_ids);
+    b->serials = malloc((n_serials + 1) * sizeof *b->serials);
+    b->node_ids = malloc((n_node_ids + 1) * sizeof *b->node_ids);
     if (b->serials == NULL || b->node_ids == NULL) {
         return GM_ENOMEM;
     }
-    if (m->n_serials > 0) {
-        memcpy(b->serials, m->serials, m->n_serials * sizeof *b->serials);
+    if (n_serials > 0) {
+        memcpy(b->serials, serials, n_serials * sizeof *b->serials);
     }
-    b->n_serials = m->n_serials;
-    for (size_t i = 0; i < m->n_node_ids; i++) {
-        if (!take_fixed(b->node_ids[i], &m->node_ids[i], GM_ID_LEN)) {
+    b->n_serials = n_serials;
+    for (size_t i = 0; i < n_node_ids; i++) {
+        if (!take_fixed(b->node_ids[i], &node_ids[i], GM_ID_LEN)) {
             return GM_EPROTO;
         }
     }
-    b->n_node_ids = m->n_node_ids;
+    b->n_node_ids = n_node_ids;
     return 0;
 }
+
 
 int gm_wire_crl_body_decode(const uint8_t *buf, size_t len, gm_crl_body_t *out)
 {
@@ -302,7 +312,7 @@ int gm_wire_crl_body_decode(const uint8_t *buf, size_t len, gm_crl_body_t *out)
         b.seq = m->seq;
         b.issued_at = m->issued_at;
         b.next_update = m->next_update;
-        err = take_crl_entries(&b, m);
+        err = take_entries(&b, m->n_serials, m->serials, m->n_node_ids, m->node_ids);
     }
     gmwire__revocation_body__free_unpacked(m, NULL);
     if (err != 0) {
@@ -323,36 +333,81 @@ void gm_crl_body_free(gm_crl_body_t *b)
     b->n_node_ids = 0;
 }
 
-int gm_wire_ledger_encode(const gm_blob_t *items, size_t n, uint8_t **out, size_t *out_len)
+int gm_wire_ledger_encode(const gm_blob_t *items, size_t n, const gm_crl_body_t *revoked,
+                          uint8_t **out, size_t *out_len)
 {
+    static const gm_crl_body_t none;
     Gmwire__CaLedger m = GMWIRE__CA_LEDGER__INIT;
-    ProtobufCBinaryData *certs;
-    int err;
+    ProtobufCBinaryData *certs, *ids;
+    int err = GM_ENOMEM;
 
-    if (n > GM_LEDGER_MAX_ENTRIES) {
+    revoked = revoked != NULL ? revoked : &none;
+    if (n > GM_LEDGER_MAX_ENTRIES ||
+        revoked->n_serials + revoked->n_node_ids > GM_CRL_MAX_ENTRIES) {
         return GM_EPROTO;
     }
     certs = calloc(n + 1, sizeof *certs);
-    if (certs == NULL) {
-        return GM_ENOMEM;
-    }
-    for (size_t i = 0; i < n; i++) {
+    ids = node_id_fields(revoked);
+    for (size_t i = 0; certs != NULL && i < n; i++) {
         certs[i] = bin(items[i].data, items[i].len);
     }
-    m.n_certificates = n;
-    m.certificates = certs;
-    m.count = n;
-    err = pack(&m.base, out, out_len);
+    if (certs != NULL && ids != NULL) {
+        m.n_certificates = n;
+        m.certificates = certs;
+        m.count = n;
+        m.crl_seq = revoked->seq;
+        m.n_revoked_serials = revoked->n_serials;
+        m.revoked_serials = revoked->serials;
+        m.n_revoked_node_ids = revoked->n_node_ids;
+        m.revoked_node_ids = ids;
+        m.revoked_count = revoked->n_serials + revoked->n_node_ids;
+        err = pack(&m.base, out, out_len);
+    }
     free(certs);
+    free(ids);
     return err;
 }
 
-int gm_wire_ledger_decode(const uint8_t *buf, size_t len, gm_blob_t **items, size_t *n)
+/* Checks the ledger's counts: too long, or truncated between two records. */
+static bool ledger_is_whole(const Gmwire__CaLedger *m)
+{
+    return m->n_certificates <= GM_LEDGER_MAX_ENTRIES && m->count == m->n_certificates &&
+           m->n_revoked_serials <= GM_CRL_MAX_ENTRIES &&
+           m->n_revoked_node_ids <= GM_CRL_MAX_ENTRIES - m->n_revoked_serials &&
+           m->revoked_count == m->n_revoked_serials + m->n_revoked_node_ids;
+}
+
+/* Copies the certificates of a decoded ledger (allocating *items). */
+static int take_ledger_items(const Gmwire__CaLedger *m, gm_blob_t **items)
+{
+    gm_blob_t *list = calloc(m->n_certificates + 1, sizeof *list);
+    size_t i;
+
+    if (list == NULL) {
+        return GM_ENOMEM;
+    }
+    for (i = 0; i < m->n_certificates; i++) {
+        list[i].data = malloc(m->certificates[i].len + 1);
+        if (list[i].data == NULL) {
+            gm_blob_list_free(list, i);
+            return GM_ENOMEM;
+        }
+        if (m->certificates[i].len > 0) { /* protobuf-c leaves data NULL for empty bytes */
+            memcpy(list[i].data, m->certificates[i].data, m->certificates[i].len);
+        }
+        list[i].len = m->certificates[i].len;
+    }
+    *items = list;
+    return 0;
+}
+
+int gm_wire_ledger_decode(const uint8_t *buf, size_t len, gm_blob_t **items, size_t *n,
+                          gm_crl_body_t *revoked)
 {
     Gmwire__CaLedger *m;
-    gm_blob_t *list;
-    size_t i;
-    int err = 0;
+    gm_blob_t *list = NULL;
+    gm_crl_body_t r;
+    int err;
 
     if (len > GM_LEDGER_MAX_LEN) {
         return GM_EPROTO;
@@ -361,28 +416,20 @@ int gm_wire_ledger_decode(const uint8_t *buf, size_t len, gm_blob_t **items, siz
     if (m == NULL) {
         return GM_EPROTO;
     }
-    if (m->n_certificates > GM_LEDGER_MAX_ENTRIES || m->count != m->n_certificates) {
-        gmwire__ca_ledger__free_unpacked(m, NULL);
-        return GM_EPROTO; /* too long, or truncated between two records */
+    memset(&r, 0, sizeof r);
+    err = ledger_is_whole(m) ? 0 : GM_EPROTO;
+    if (err == 0) {
+        r.seq = m->crl_seq;
+        err = take_entries(&r, m->n_revoked_serials, m->revoked_serials, m->n_revoked_node_ids,
+                           m->revoked_node_ids);
     }
-    list = calloc(m->n_certificates + 1, sizeof *list);
-    err = list == NULL ? GM_ENOMEM : 0;
-    for (i = 0; err == 0 && i < m->n_certificates; i++) {
-        list[i].data = malloc(m->certificates[i].len + 1);
-        if (list[i].data == NULL) {
-            err = GM_ENOMEM;
-            break;
-        }
-        if (m->certificates[i].len > 0) { /* protobuf-c leaves data NULL for empty bytes */
-            memcpy(list[i].data, m->certificates[i].data, m->certificates[i].len);
-        }
-        list[i].len = m->certificates[i].len;
-    }
-    if (err != 0 && list != NULL) {
-        gm_blob_list_free(list, i);
-    } else if (err == 0) {
+    err = err ? err : take_ledger_items(m, &list);
+    if (err == 0) {
         *items = list;
         *n = m->n_certificates;
+        *revoked = r;
+    } else {
+        gm_crl_body_free(&r);
     }
     gmwire__ca_ledger__free_unpacked(m, NULL);
     return err;

@@ -110,12 +110,22 @@ typedef struct {
     size_t len;
 } gm_blob_t;
 
-/* The CA ledger: a list of encoded certificates. */
-GM_MUST_CHECK int gm_wire_ledger_encode(const gm_blob_t *items, size_t n, uint8_t **out,
+/*
+ * The CA ledger: a list of encoded certificates, and what the CA revoked:
+ * revoked->seq is the highest list sequence it signed, revoked->serials and
+ * revoked->node_ids every entry it revoked (org_id, issued_at and next_update
+ * are not stored). revoked may be NULL when encoding: nothing revoked.
+ */
+GM_MUST_CHECK int gm_wire_ledger_encode(const gm_blob_t *items, size_t n,
+                                        const gm_crl_body_t *revoked, uint8_t **out,
                                         size_t *out_len);
-/* Allocates *items (free with gm_blob_list_free). GM_EPROTO, GM_ENOMEM. */
+/*
+ * Allocates *items (free with gm_blob_list_free) and the arrays of *revoked
+ * (free with gm_crl_body_free; zero and empty for a ledger written before
+ * revocations were kept). GM_EPROTO, GM_ENOMEM; nothing written on failure.
+ */
 GM_MUST_CHECK int gm_wire_ledger_decode(const uint8_t *buf, size_t len, gm_blob_t **items,
-                                        size_t *n);
+                                        size_t *n, gm_crl_body_t *revoked);
 void gm_blob_list_free(gm_blob_t *items, size_t n);
 
 void gm_signed_free(gm_signed_t *s);

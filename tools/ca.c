@@ -153,6 +153,7 @@ static int ca_load(const char *ca_dir, const char *pass_file, gm_root_t *root,
 struct ledger {
     gm_cert_t *certs;
     size_t n;
+    gm_crl_body_t revoked; /* highest list sequence signed, every entry revoked */
 };
 
 static void ledger_free(struct ledger *l)
@@ -160,6 +161,7 @@ static void ledger_free(struct ledger *l)
     free(l->certs);
     l->certs = NULL;
     l->n = 0;
+    gm_crl_body_free(&l->revoked);
 }
 
 static int ledger_load(const char *ca_dir, struct ledger *l)
@@ -170,8 +172,7 @@ static int ledger_load(const char *ca_dir, struct ledger *l)
     gm_blob_t *items = NULL;
     int err;
 
-    l->certs = NULL;
-    l->n = 0;
+    memset(l, 0, sizeof *l);
     if (ca_path(path, ca_dir, GM_FILE_CA_LEDGER) != 0) {
         return GM_EXIT_FAIL;
     }
@@ -179,7 +180,7 @@ static int ledger_load(const char *ca_dir, struct ledger *l)
     if (err != 0) {
         return gm_cli_fail("%s: cannot read the CA ledger: %s", path, gm_strerror(err));
     }
-    err = gm_wire_ledger_decode(buf, len, &items, &n);
+    err = gm_wire_ledger_decode(buf, len, &items, &n, &l->revoked);
     free(buf);
     l->certs = err == 0 ? calloc(n + 1, sizeof *l->certs) : NULL;
     for (size_t i = 0; l->certs != NULL && i < n && err == 0; i++) {
@@ -217,7 +218,7 @@ static int ledger_save(const char *ca_dir, const struct ledger *l, const gm_cert
     if (extra != NULL) {
         items[n++] = (gm_blob_t){(uint8_t *)extra->encoded, extra->encoded_len};
     }
-    err = gm_wire_ledger_encode(items, n, &buf, &len);
+    err = gm_wire_ledger_encode(items, n, &l->revoked, &buf, &len);
     free(items);
     if (err != 0) {
         return gm_cli_fail("%s: cannot encode the CA ledger: %s", path, gm_strerror(err));
@@ -234,10 +235,11 @@ static int init_files(const struct ca_opts *o, const uint8_t seed[GM_SEED_LEN],
 {
     char path[GM_PATH_MAX];
     gm_root_t root;
-    struct ledger empty = {NULL, 0};
+    struct ledger empty;
     gm_why_t why;
     int err = gm_root_create(seed, o->org, now_seconds(), &root);
 
+    memset(&empty, 0, sizeof empty);
     if (err != 0) {
         return gm_cli_fail("cannot create the organisation: %s", gm_strerror(err));
     }
@@ -298,11 +300,13 @@ static int cmd_init(const struct ca_opts *o)
 
 /* ---- ca issue ---- */
 
-/* CA_DIR/revocations.crl, verified, if there is one (*have says). */
+/* CA_DIR/revocations.crl, verified before it is parsed, if there is one (*have says). */
 static int ca_load_crl(const char *ca_dir, const gm_root_t *root, gm_crl_t *crl, bool *have)
 {
     char path[GM_PATH_MAX];
+    gm_trust_t *own;
     gm_why_t why;
+    int err;
 
     *have = false;
     if (ca_path(path, ca_dir, GM_FILE_CA_CRL) != 0) {
@@ -311,12 +315,20 @@ static int ca_load_crl(const char *ca_dir, const gm_root_t *root, gm_crl_t *crl,
     if (access(path, F_OK) != 0) {
         return 0;
     }
-    if (gm_crl_load(path, crl, &why) != 0) {
-        return gm_cli_fail("%s", why.msg);
+    own = malloc(sizeof *own); /* a trust store holding this CA's root only */
+    if (own == NULL) {
+        return gm_cli_fail("out of memory");
     }
-    if (gm_crl_verify(crl, root) != 0) {
-        gm_crl_free(crl);
+    gm_trust_init(own);
+    err = gm_trust_add_root(own, root);
+    err = err ? err : gm_crl_load(path, own, crl, &why);
+    gm_trust_close(own);
+    free(own);
+    if (err == GM_ENOENT || err == GM_EAUTH) {
         return gm_cli_fail("%s: revocation list not signed by this CA (tampered)", path);
+    }
+    if (err != 0) {
+        return gm_cli_fail("%s", why.msg);
     }
     *have = true;
     return 0;
@@ -355,6 +367,22 @@ static int node_keys_obtain(const struct ca_opts *o, const struct pass *pass, gm
     return rc;
 }
 
+/* True if the ledger's record of revocations names the certificate's serial or node id. */
+static bool ledger_revokes(const struct ledger *l, const gm_cert_body_t *b)
+{
+    for (size_t i = 0; i < l->revoked.n_serials; i++) {
+        if (l->revoked.serials[i] == b->serial) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < l->revoked.n_node_ids; i++) {
+        if (memcmp(l->revoked.node_ids[i], b->node_id, GM_ID_LEN) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Refuses a key the CA certified before and a callsign still in use. Sets *serial. */
 static int ledger_check(const struct ledger *l, const gm_crl_t *crl,
                         const gm_cert_t *cand, uint64_t *serial)
@@ -363,7 +391,8 @@ static int ledger_check(const struct ledger *l, const gm_crl_t *crl,
 
     for (size_t i = 0; i < l->n; i++) {
         const gm_cert_body_t *b = &l->certs[i].body;
-        bool live = now <= b->not_after && (crl == NULL || !gm_crl_revokes(crl, b));
+        bool live = now <= b->not_after && !ledger_revokes(l, b) &&
+                    (crl == NULL || !gm_crl_revokes(crl, b));
 
         max = b->serial > max ? b->serial : max;
         if (gm_cert_shared_keys(&l->certs[i], cand) != 0) {
@@ -522,77 +551,165 @@ static int cmd_issue(const struct ca_opts *o)
 
 /* ---- ca revoke ---- */
 
-/* Appends to a list of u64 or ids unless present; returns the new arrays in tmpl. */
-static int crl_template(const gm_crl_t *old, const gm_cert_body_t *c, gm_crl_body_t *t)
+static int cmp_serial(const void *a, const void *b)
 {
-    size_t ns = old != NULL ? old->body.n_serials : 0;
-    size_t ni = old != NULL ? old->body.n_node_ids : 0;
-    uint64_t now = now_seconds();
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+static int cmp_node_id(const void *a, const void *b)
+{
+    return memcmp(a, b, GM_ID_LEN);
+}
+
+/* Sorts n elements of size bytes and drops repeats; returns how many are left. */
+static size_t sort_unique(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+    uint8_t *p = base;
+    size_t kept = 0;
+
+    if (n == 0) {
+        return 0;
+    }
+    qsort(base, n, size, cmp);
+    for (size_t i = 1; i < n; i++) {
+        if (cmp(p + kept * size, p + i * size) != 0) {
+            kept++;
+            memmove(p + kept * size, p + i * size, size);
+        }
+    }
+    return kept + 1;
+}
+
+/* Appends from's entries to t (which has room for them). */
+static void append_entries(gm_crl_body_t *t, const gm_crl_body_t *from)
+{
+    if (from->n_serials > 0) {
+        memcpy(t->serials + t->n_serials, from->serials, from->n_serials * sizeof *t->serials);
+        t->n_serials += from->n_serials;
+    }
+    if (from->n_node_ids > 0) {
+        memcpy(t->node_ids + t->n_node_ids, from->node_ids, from->n_node_ids * GM_ID_LEN);
+        t->n_node_ids += from->n_node_ids;
+    }
+}
+
+/*
+ * Everything this CA has revoked: the entries kept in the ledger and those of
+ * the list on disk (old, may be NULL: either can be lost, or behind after a
+ * crash), plus c. t->seq is the higher of the two sequences; the caller
+ * raises it before signing. Allocates t's arrays (gm_crl_body_free).
+ */
+static int revoked_merge(const gm_crl_body_t *kept, const gm_crl_t *old, const gm_cert_body_t *c,
+                         gm_crl_body_t *t)
+{
+    size_t ns = kept->n_serials + (old != NULL ? old->body.n_serials : 0) + 1;
+    size_t ni = kept->n_node_ids + (old != NULL ? old->body.n_node_ids : 0) + 1;
 
     memset(t, 0, sizeof *t);
-    t->serials = calloc(ns + 1, sizeof *t->serials);
-    t->node_ids = calloc(ni + 1, sizeof *t->node_ids);
+    t->serials = calloc(ns, sizeof *t->serials);
+    t->node_ids = calloc(ni, sizeof *t->node_ids);
     if (t->serials == NULL || t->node_ids == NULL) {
         gm_crl_body_free(t);
         return gm_cli_fail("out of memory");
     }
+    append_entries(t, kept);
+    t->seq = kept->seq;
     if (old != NULL) {
-        memcpy(t->serials, old->body.serials, ns * sizeof *t->serials);
-        memcpy(t->node_ids, old->body.node_ids, ni * sizeof *t->node_ids);
+        append_entries(t, &old->body);
+        t->seq = old->body.seq > t->seq ? old->body.seq : t->seq;
     }
-    t->serials[ns] = c->serial;
-    memcpy(t->node_ids[ni], c->node_id, GM_ID_LEN);
-    t->n_serials = ns + 1;
-    t->n_node_ids = ni + 1;
-    t->seq = old != NULL ? old->body.seq + 1 : 1;
-    t->issued_at = now;
-    t->next_update = now + CRL_REFRESH_DAYS * DAY;
+    t->serials[t->n_serials++] = c->serial;
+    memcpy(t->node_ids[t->n_node_ids++], c->node_id, GM_ID_LEN);
+    t->n_serials = sort_unique(t->serials, t->n_serials, sizeof *t->serials, cmp_serial);
+    t->n_node_ids = sort_unique(t->node_ids, t->n_node_ids, GM_ID_LEN, cmp_node_id);
     return 0;
 }
 
-static int revoke_with(const struct ca_opts *o, const gm_root_t *root,
-                       const uint8_t seed[GM_SEED_LEN], const gm_cert_t *cert)
+/* Gives the merged revocations to the ledger (which takes t's arrays) and writes it. */
+static int ledger_save_revoked(const struct ca_opts *o, struct ledger *l, gm_crl_body_t *t)
+{
+    gm_crl_body_free(&l->revoked);
+    l->revoked = *t;
+    memset(t, 0, sizeof *t);
+    memset(l->revoked.org_id, 0, GM_ID_LEN);
+    l->revoked.issued_at = l->revoked.next_update = 0;
+    return ledger_save(o->ca_dir, l, NULL);
+}
+
+/* Signs t (sequence raised by one) and writes the ledger, then CA_DIR/revocations.crl. */
+static int revoke_publish(const struct ca_opts *o, const gm_root_t *root,
+                          const uint8_t seed[GM_SEED_LEN], struct ledger *l, gm_crl_body_t *t,
+                          const gm_cert_body_t *c)
 {
     char path[GM_PATH_MAX];
-    gm_crl_t old, crl;
-    gm_crl_body_t t;
-    bool have = false;
+    uint64_t now = now_seconds();
+    gm_crl_t crl;
     gm_why_t why;
     int rc, err;
 
-    if (ca_load_crl(o->ca_dir, root, &old, &have) != 0) {
-        return GM_EXIT_FAIL;
+    if (t->seq == UINT64_MAX) {
+        return gm_cli_fail("revocation list sequence exhausted");
     }
-    if (have && gm_crl_revokes(&old, &cert->body)) {
-        printf("%s@%s (serial %llu) is already revoked (list sequence %llu)\n",
-               cert->body.callsign, cert->body.org_name, (unsigned long long)cert->body.serial,
-               (unsigned long long)old.body.seq);
-        gm_crl_free(&old);
-        return 0;
-    }
-    rc = crl_template(have ? &old : NULL, &cert->body, &t);
-    if (have) {
-        gm_crl_free(&old);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    err = gm_crl_issue(seed, root, &t, &crl);
-    gm_crl_body_free(&t);
+    t->seq++;
+    t->issued_at = now;
+    t->next_update = now + CRL_REFRESH_DAYS * DAY;
+    err = gm_crl_issue(seed, root, t, &crl);
     if (err != 0) {
         return gm_cli_fail("cannot sign the revocation list: %s", gm_strerror(err));
     }
-    rc = ca_path(path, o->ca_dir, GM_FILE_CA_CRL);
+    /* The ledger first: after a crash it is ahead of the list on disk, never behind. */
+    rc = ledger_save_revoked(o, l, t);
+    rc = rc ? rc : ca_path(path, o->ca_dir, GM_FILE_CA_CRL);
     if (rc == 0 && gm_blob_save(path, crl.encoded, crl.encoded_len, false, &why) != 0) {
         rc = gm_cli_fail("%s", why.msg);
     }
     if (rc == 0) {
         printf("revoked %s@%s (serial %llu); %s is now at sequence %llu with %zu entries\n"
                "install it on every node: guardmesh ca trust --dir NODE_DIR --crl %s\n",
-               cert->body.callsign, cert->body.org_name, (unsigned long long)cert->body.serial,
-               path, (unsigned long long)crl.body.seq, crl.body.n_serials, path);
+               c->callsign, c->org_name, (unsigned long long)c->serial, path,
+               (unsigned long long)crl.body.seq, crl.body.n_serials, path);
     }
     gm_crl_free(&crl);
+    return rc;
+}
+
+/*
+ * The list is rebuilt from the ledger and the list on disk, so that losing
+ * revocations.crl neither restarts its sequence (nodes would refuse every new
+ * list as a replay) nor drops an earlier revocation.
+ */
+static int revoke_with(const struct ca_opts *o, const gm_root_t *root,
+                       const uint8_t seed[GM_SEED_LEN], const gm_cert_t *cert)
+{
+    struct ledger l;
+    gm_crl_t old;
+    gm_crl_body_t t;
+    bool have = false, already;
+    int rc;
+
+    memset(&t, 0, sizeof t);
+    if (ledger_load(o->ca_dir, &l) != 0) {
+        return GM_EXIT_FAIL;
+    }
+    rc = ca_load_crl(o->ca_dir, root, &old, &have);
+    rc = rc ? rc : revoked_merge(&l.revoked, have ? &old : NULL, &cert->body, &t);
+    already = rc == 0 && have && gm_crl_revokes(&old, &cert->body);
+    if (already) {
+        printf("%s@%s (serial %llu) is already revoked (list sequence %llu)\n",
+               cert->body.callsign, cert->body.org_name, (unsigned long long)cert->body.serial,
+               (unsigned long long)old.body.seq);
+        /* A ledger written before it kept revocations learns them from the list. */
+        rc = l.revoked.seq < old.body.seq ? ledger_save_revoked(o, &l, &t) : 0;
+    } else if (rc == 0) {
+        rc = revoke_publish(o, root, seed, &l, &t, &cert->body);
+    }
+    if (have) {
+        gm_crl_free(&old);
+    }
+    gm_crl_body_free(&t);
+    ledger_free(&l);
     return rc;
 }
 
@@ -638,15 +755,64 @@ static int cmd_revoke(const struct ca_opts *o)
 
 /* ---- ca trust ---- */
 
-static int trust_org(const struct ca_opts *o)
+/* Refuses root when NODE_DIR's trust store cannot take it; *already if it holds it. */
+static int trust_org_check(const struct ca_opts *o, gm_trust_t *trust, const gm_root_t *root,
+                           bool *already)
 {
-    char path[GM_PATH_MAX], hex[2 * GM_ID_LEN + 1];
-    gm_root_t root, held;
+    char hex[2 * GM_ID_LEN + 1], other[2 * GM_ID_LEN + 1];
     gm_why_t why;
     int err;
 
+    *already = false;
+    if (gm_trust_load_dir(o->dir, trust, &why) != 0) {
+        return gm_cli_fail("%s", why.msg);
+    }
+    id_hex(hex, root->body.org_id);
+    err = gm_trust_add_root(trust, root);
+    if (err == GM_EEXIST) {
+        printf("%s already trusts %s (org id %s)\n", o->dir, root->body.org_name, hex);
+        *already = true;
+        return 0;
+    }
+    if (err == GM_ECONFLICT) {
+        snprintf(other, sizeof other, "?");
+        for (size_t i = 0; i < trust->n_roots; i++) {
+            if (strcmp(trust->roots[i].body.org_name, root->body.org_name) == 0) {
+                id_hex(other, trust->roots[i].body.org_id);
+            }
+        }
+        return gm_cli_fail("%s: organisation name %s is already used by trusted organisation %s; "
+                           "refusing to trust a second %s (org id %s)",
+                           o->org_cert, root->body.org_name, other, root->body.org_name, hex);
+    }
+    if (err != 0) {
+        return gm_cli_fail("%s: cannot trust another organisation: %s", o->dir, gm_strerror(err));
+    }
+    return 0;
+}
+
+static int trust_org(const struct ca_opts *o)
+{
+    char path[GM_PATH_MAX], hex[2 * GM_ID_LEN + 1];
+    gm_trust_t *trust;
+    gm_root_t root;
+    gm_why_t why;
+    bool already;
+    int rc, err;
+
     if (gm_root_load(o->org_cert, &root, &why) != 0) {
         return gm_cli_fail("%s", why.msg);
+    }
+    trust = malloc(sizeof *trust);
+    if (trust == NULL) {
+        return gm_cli_fail("out of memory");
+    }
+    gm_trust_init(trust);
+    rc = trust_org_check(o, trust, &root, &already);
+    gm_trust_close(trust);
+    free(trust);
+    if (rc != 0 || already) {
+        return rc;
     }
     if (gm_path_join(path, sizeof path, o->dir, GM_DIR_TRUST) != 0) {
         return gm_cli_fail("%s: path too long", o->dir);
@@ -655,17 +821,13 @@ static int trust_org(const struct ca_opts *o)
     if (err != 0) {
         return gm_cli_fail("%s: cannot create directory: %s", path, gm_strerror(err));
     }
-    id_hex(hex, root.body.org_id);
     if (gm_trust_root_path(o->dir, &root, path, sizeof path) != 0) {
         return gm_cli_fail("%s: path too long", o->dir);
-    }
-    if (gm_root_load(path, &held, &why) == 0) {
-        printf("%s already trusts %s (org id %s)\n", o->dir, root.body.org_name, hex);
-        return 0;
     }
     if (gm_blob_save(path, root.encoded, root.encoded_len, false, &why) != 0) {
         return gm_cli_fail("%s", why.msg);
     }
+    id_hex(hex, root.body.org_id);
     printf("%s now trusts %s (org id %s); confirm this id with that organisation\n", o->dir,
            root.body.org_name, hex);
     return 0;
@@ -681,7 +843,9 @@ static int install_crl(const struct ca_opts *o, gm_trust_t *trust)
     uint64_t seq;
     int err;
 
-    if (gm_trust_load_dir(o->dir, trust, &why) != 0 || gm_crl_load(o->crl, &crl, &why) != 0) {
+    /* The list is verified against the node's trust store before it is parsed. */
+    if (gm_trust_load_dir(o->dir, trust, &why) != 0 ||
+        gm_crl_load(o->crl, trust, &crl, &why) != 0) {
         return gm_cli_fail("%s", why.msg);
     }
     seq = crl.body.seq;
@@ -690,16 +854,12 @@ static int install_crl(const struct ca_opts *o, gm_trust_t *trust)
     err = gm_trust_add_crl(trust, &crl); /* on success the store owns it */
     held = gm_trust_find_crl(trust, org);
     gm_crl_free(&crl);
-    if (err == GM_ENOENT) {
-        return gm_cli_fail("%s: revocation list of organisation %s, which %s does not trust",
-                           o->crl, hex, o->dir);
-    }
-    if (err == GM_EAUTH) {
-        return gm_cli_fail("%s: revocation list has a bad signature (tampered)", o->crl);
-    }
     if (err == GM_EREPLAY) {
         return gm_cli_fail("%s: sequence %llu is not newer than the installed list (%llu)",
                            o->crl, (unsigned long long)seq, (unsigned long long)held->body.seq);
+    }
+    if (err != 0 || held == NULL) {
+        return gm_cli_fail("%s: revocation list not installed: %s", o->crl, gm_strerror(err));
     }
     if (snprintf(path, sizeof path, "%s/%s", o->dir, GM_DIR_CRLS) >= (int)sizeof path) {
         return gm_cli_fail("%s: path too long", o->dir);

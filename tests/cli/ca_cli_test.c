@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "crypto/cert.h"
 #include "node/fileio.h"
 
 #ifndef GM_BIN_DIR
@@ -685,6 +686,83 @@ Test(ca_cli, revocation_list_sequence_increases_with_each_revocation)
     cr_expect(strstr(o.out, "with 2 entries") != NULL, "%s", o.out);
     cr_expect_eq(RUN(&o, "ca", "revoke", "--ca", "ca", "--cert", "guard/node.cert"), 0);
     cr_expect(strstr(o.out, "already revoked") != NULL, "%s", o.out);
+}
+
+/* The certificate in cert_path, decoded. */
+static void load_cert(const char *cert_path, gm_cert_t *c)
+{
+    uint8_t *buf;
+    size_t len = slurp(cert_path, &buf);
+
+    cr_assert_eq(gm_cert_decode(buf, len, c), 0, "%s does not decode", cert_path);
+    free(buf);
+}
+
+Test(ca_cli, lost_revocation_list_neither_restarts_its_sequence_nor_forgets_revocations)
+{
+    struct out o;
+    unsigned long long first, second;
+    gm_cert_t guard, vehicle;
+    gm_crl_t crl;
+    uint8_t *buf;
+    size_t len;
+
+    init_ca("ca", "alpha");
+    issue("ca", "guard", "g1", "handheld");
+    issue("ca", "vehicle", "v1", "relay");
+    cr_assert_eq(RUN(&o, "ca", "revoke", "--ca", "ca", "--cert", "vehicle/node.cert"), 0, "%s",
+                 o.err);
+    first = revoke_seq(o.out);
+    cr_assert_eq(unlink("ca/revocations.crl"), 0);
+    cr_assert_eq(RUN(&o, "ca", "revoke", "--ca", "ca", "--cert", "guard/node.cert"), 0, "%s",
+                 o.err);
+    second = revoke_seq(o.out);
+    cr_expect_gt(second, first, "the sequence restarted: nodes would refuse the new list");
+    cr_expect(strstr(o.out, "with 2 entries") != NULL, "%s", o.out);
+
+    load_cert("guard/node.cert", &guard);
+    load_cert("vehicle/node.cert", &vehicle);
+    len = slurp("ca/revocations.crl", &buf);
+    cr_assert_eq(gm_crl_decode(buf, len, &crl), 0);
+    free(buf);
+    cr_expect_eq(crl.body.seq, second);
+    cr_expect(gm_crl_revokes(&crl, &vehicle.body), "the earlier revocation was forgotten");
+    cr_expect(gm_crl_revokes(&crl, &guard.body));
+    gm_crl_free(&crl);
+
+    /* A node holding the first list accepts the rebuilt one, and refuses both certificates. */
+    MUST("ca", "trust", "--dir", "guard", "--crl", "ca/revocations.crl");
+    copy_file("vehicle/node.cert", "guard/peer.cert");
+    REFUSED("guard/peer.cert", "revoked", "ca", "show", "--cert", "guard/peer.cert");
+    REFUSED("guard/node.cert", "revoked", "ca", "show", "--dir", "guard");
+}
+
+Test(ca_cli, partner_root_with_our_organisation_name_is_not_trusted)
+{
+    struct out o;
+    char id[33], impostor_id[33];
+
+    cr_assert_eq(RUN(&o, "ca", "init", "--dir", "ca", "--org", "alpha"), 0, "%s", o.err);
+    org_id_of(o.out, id);
+    cr_assert_eq(RUN(&o, "ca", "init", "--dir", "ca_x", "--org", "alpha"), 0, "%s", o.err);
+    org_id_of(o.out, impostor_id);
+    init_ca("ca_b", "bravo");
+    issue("ca", "guard", "g1", "handheld");
+    o = *REFUSED("ca_x/org.cert", "organisation name alpha is already used", "ca", "trust",
+                 "--dir", "guard", "--org-cert", "ca_x/org.cert");
+    cr_expect(strstr(o.err, id) != NULL && strstr(o.err, impostor_id) != NULL,
+              "both org ids should be named: %s", o.err);
+    /* Another name is fine, and the own organisation is already there. */
+    cr_assert_eq(RUN(&o, "ca", "trust", "--dir", "guard", "--org-cert", "ca_b/org.cert"), 0,
+                 "%s", o.err);
+    cr_assert_eq(RUN(&o, "ca", "trust", "--dir", "guard", "--org-cert", "ca/org.cert"), 0, "%s",
+                 o.err);
+    cr_expect(strstr(o.out, "already trusts alpha") != NULL, "%s", o.out);
+    /* Planted by hand, the impostor makes the trust store refuse to load (whichever of the
+     * two alpha files the directory lists second is the one named). */
+    copy_file("ca_x/org.cert", "guard/trust/planted.cert");
+    REFUSED("guard/trust/", "already used by another trusted organisation", "ca", "show",
+            "--dir", "guard");
 }
 
 Test(ca_cli, revoking_certificate_of_another_org_is_refused)

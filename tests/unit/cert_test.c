@@ -387,3 +387,127 @@ Test(cert, every_verdict_has_a_distinct_phrase)
         }
     }
 }
+
+/*
+ * A Signed envelope around arbitrary body bytes; signed over ctx || body with
+ * seed, or with a random (invalid) signature when seed is NULL. free() it.
+ */
+static uint8_t *wrap(gm_signed_kind_t kind, const uint8_t signer[16], const uint8_t *body,
+                     size_t body_len, const uint8_t *seed, const char *ctx, size_t *len)
+{
+    uint8_t pk[32], sk[64], *msg, *enc;
+    size_t ctx_len = strlen(ctx) + 1;
+    gm_signed_t s;
+
+    s.kind = kind;
+    memcpy(s.signer, signer, 16);
+    s.body = (uint8_t *)body;
+    s.body_len = body_len;
+    randombytes_buf(s.signature, sizeof s.signature);
+    if (seed != NULL) {
+        msg = malloc(ctx_len + body_len);
+        memcpy(msg, ctx, ctx_len);
+        memcpy(msg + ctx_len, body, body_len);
+        crypto_sign_seed_keypair(pk, sk, seed);
+        crypto_sign_detached(s.signature, NULL, msg, ctx_len + body_len, sk);
+        free(msg);
+    }
+    cr_assert_eq(gm_wire_signed_encode(&s, &enc, len), 0);
+    return enc;
+}
+
+/* Not a CertificateBody or RevocationBody: a field 1 varint that never ends. */
+static const uint8_t junk_body[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                    0xff, 0xff};
+
+Test(cert, certificate_signature_is_checked_before_its_body_is_parsed)
+{
+    gm_cert_t out;
+    uint8_t *enc;
+    size_t len;
+
+    /* Unauthenticated junk never reaches the body parser: the verdict says why it stopped. */
+    enc = wrap(GM_SIGNED_CERT, root_a.body.org_id, junk_body, sizeof junk_body, NULL,
+               "guardmesh/cert/1", &len);
+    cr_assert_eq(gm_trust_check_encoded(&trust, enc, len, NOW, GM_ROLES_ALL, &out),
+                 GM_CERT_BAD_SIGNATURE);
+    free(enc);
+    enc = wrap(GM_SIGNED_CERT, root_b.body.org_id, junk_body, sizeof junk_body, NULL,
+               "guardmesh/cert/1", &len);
+    cr_assert_eq(gm_trust_check_encoded(&trust, enc, len, NOW, GM_ROLES_ALL, &out),
+                 GM_CERT_UNKNOWN_ISSUER);
+    free(enc);
+    /* The same junk, really signed by the trusted root: parsed, and refused as malformed. */
+    enc = wrap(GM_SIGNED_CERT, root_a.body.org_id, junk_body, sizeof junk_body, seed_a,
+               "guardmesh/cert/1", &len);
+    cr_assert_eq(gm_trust_check_encoded(&trust, enc, len, NOW, GM_ROLES_ALL, &out),
+                 GM_CERT_MALFORMED);
+    free(enc);
+}
+
+Test(cert, certificate_output_is_untouched_until_its_signature_verifies)
+{
+    gm_cert_t c, out, pattern;
+    uint8_t enc[GM_CERT_MAX_LEN];
+
+    issue(&c, "guard-1", 1);
+    memcpy(enc, c.encoded, c.encoded_len);
+    enc[c.encoded_len - 1] ^= 1; /* the last signature byte */
+    memset(&pattern, 0xa5, sizeof pattern);
+    out = pattern;
+    cr_assert_eq(gm_trust_check_encoded(&trust, enc, c.encoded_len, NOW, GM_ROLES_ALL, &out),
+                 GM_CERT_BAD_SIGNATURE);
+    cr_assert_arr_eq(&out, &pattern, sizeof out, "an unauthenticated body was parsed into out");
+    cr_assert_eq(gm_trust_check_encoded(&trust, c.encoded, c.encoded_len, NOW, GM_ROLES_ALL, &out),
+                 GM_CERT_OK);
+    cr_assert_str_eq(out.body.callsign, "guard-1");
+}
+
+Test(cert, revocation_list_signature_is_checked_before_its_body_is_parsed)
+{
+    gm_crl_t crl, out;
+    uint8_t *enc;
+    size_t len;
+
+    enc = wrap(GM_SIGNED_CRL, root_a.body.org_id, junk_body, sizeof junk_body, NULL,
+               "guardmesh/crl/1", &len);
+    cr_assert_eq(gm_crl_open(enc, len, &root_a, &out), GM_EAUTH);
+    cr_assert_eq(gm_trust_open_crl(&trust, enc, len, &out), GM_EAUTH);
+    cr_assert_eq(gm_crl_open(enc, len, &root_b, &out), GM_EAUTH); /* another signer */
+    free(enc);
+    enc = wrap(GM_SIGNED_CRL, root_b.body.org_id, junk_body, sizeof junk_body, NULL,
+               "guardmesh/crl/1", &len);
+    cr_assert_eq(gm_trust_open_crl(&trust, enc, len, &out), GM_ENOENT); /* org B not trusted */
+    free(enc);
+    enc = wrap(GM_SIGNED_CRL, root_a.body.org_id, junk_body, sizeof junk_body, seed_a,
+               "guardmesh/crl/1", &len);
+    cr_assert_eq(gm_trust_open_crl(&trust, enc, len, &out), GM_EPROTO); /* signed, malformed */
+    free(enc);
+
+    make_crl(&crl, seed_a, &root_a, 4, 42, NULL);
+    cr_assert_eq(gm_trust_open_crl(&trust, crl.encoded, crl.encoded_len, &out), 0);
+    cr_assert_eq(out.body.seq, 4);
+    cr_assert_eq(out.body.serials[0], 42);
+    cr_assert_eq(gm_trust_add_crl(&trust, &out), 0);
+    crl.encoded[crl.encoded_len - 1] ^= 1;
+    cr_assert_eq(gm_crl_open(crl.encoded, crl.encoded_len, &root_a, &out), GM_EAUTH);
+    cr_assert_eq(gm_crl_open(crl.encoded, crl.encoded_len / 2, &root_a, &out), GM_EPROTO);
+    cr_assert_eq(gm_crl_open(root_a.encoded, root_a.encoded_len, &root_a, &out), GM_EPROTO);
+    gm_crl_free(&crl);
+}
+
+Test(cert, trusted_organisation_name_cannot_be_taken_by_another_root)
+{
+    static const uint8_t seed_c[32] = {3}, seed_d[32] = {4};
+    gm_root_t impostor, other;
+
+    cr_assert_eq(gm_root_create(seed_c, "acme-security", NOW, &impostor), 0);
+    cr_assert_eq(gm_trust_add_root(&trust, &impostor), GM_ECONFLICT);
+    cr_assert_eq(trust.n_roots, 1);
+    cr_assert_null(gm_trust_find_root(&trust, impostor.body.org_id));
+    cr_assert_str_neq(gm_strerror(GM_ECONFLICT), "unknown error");
+    cr_assert_eq(gm_trust_add_root(&trust, &root_a), GM_EEXIST); /* the same root again */
+    cr_assert_eq(gm_root_create(seed_d, "acme-security-2", NOW, &other), 0);
+    cr_assert_eq(gm_trust_add_root(&trust, &other), 0); /* a name that merely starts alike */
+    cr_assert_eq(gm_trust_add_root(&trust, &root_b), 0);
+}

@@ -111,6 +111,54 @@ Test(noise, parses_supported_names_and_refuses_others)
     cr_assert_eq(gm_noise_protocol_parse("Noise_ZZ_25519_ChaChaPoly_SHA256", &p), GM_EPROTO);
 }
 
+Test(noise, repeated_descending_or_too_many_psk_modifiers_are_refused)
+{
+    gm_noise_protocol_t p;
+
+    /* Ascending, distinct modifiers are fine, up to one per position. */
+    cr_assert_eq(gm_noise_protocol_parse("Noise_XXpsk0+psk1+psk2+psk3_25519_ChaChaPoly_SHA256", &p),
+                 0);
+    cr_assert_eq(p.n_psks, GM_NOISE_MAX_PSKS);
+    cr_assert_eq(gm_noise_protocol_parse("Noise_XXpsk0+psk0_25519_ChaChaPoly_SHA256", &p),
+                 GM_EPROTO);
+    cr_assert_eq(gm_noise_protocol_parse("Noise_NNpsk2+psk2_25519_ChaChaPoly_SHA256", &p),
+                 GM_EPROTO);
+    cr_assert_eq(gm_noise_protocol_parse("Noise_XXpsk2+psk0_25519_ChaChaPoly_SHA256", &p),
+                 GM_EPROTO);
+    cr_assert_eq(gm_noise_protocol_parse("Noise_XXpsk1+psk3+psk2_25519_ChaChaPoly_SHA256", &p),
+                 GM_EPROTO);
+    /* A fifth psk would index past psks[GM_NOISE_MAX_PSKS]. */
+    cr_assert_eq(
+        gm_noise_protocol_parse("Noise_XXpsk0+psk1+psk2+psk3+psk3_25519_ChaChaPoly_SHA256", &p),
+        GM_ELIMIT);
+    /* Six psk0 fit the token lists but repeat a position: refused at the second. */
+    cr_assert_eq(
+        gm_noise_protocol_parse("Noise_XXpsk0+psk0+psk0+psk0+psk0+psk0_25519_ChaChaPoly_SHA256",
+                                &p),
+        GM_EPROTO);
+}
+
+Test(noise, set_psks_refuses_more_than_the_state_holds)
+{
+    static uint8_t many[GM_NOISE_MAX_PSKS + 1][GM_NOISE_PSK_LEN];
+    gm_noise_protocol_t p;
+    gm_noise_handshake_t hs;
+    uint8_t rng_before[sizeof hs.rng];
+
+    /* A hand-built protocol claiming more psks than the state has room for. */
+    cr_assert_eq(gm_noise_protocol_parse(XXPSK3, &p), 0);
+    p.n_psks = GM_NOISE_MAX_PSKS + 1;
+    gm_noise_handshake_init(&hs, &p, true, prologue, sizeof prologue, NULL, NULL);
+    memcpy(rng_before, &hs.rng, sizeof rng_before);
+    memset(many, 0xee, sizeof many);
+    cr_assert_eq(gm_noise_handshake_set_psks(&hs, (const uint8_t(*)[GM_NOISE_PSK_LEN])many,
+                                             GM_NOISE_MAX_PSKS + 1),
+                 GM_ELIMIT);
+    cr_assert_arr_eq(&hs.rng, rng_before, sizeof rng_before, "psks overran into the state");
+    cr_assert_eq(gm_noise_handshake_start(&hs), GM_ESTATE); /* no psk was set */
+    gm_noise_handshake_close(&hs);
+}
+
 Test(noise, xx_handshake_authenticates_both_static_keys)
 {
     struct pair p;
