@@ -136,8 +136,12 @@ static size_t piece_max(const gm_link_t *l)
     return l->node->cfg.max_frame - GM_NOISE_TAG_LEN - GM_DATA_OVERHEAD;
 }
 
-int gm__link_send_data(gm_link_t *l, uint32_t channel, const uint8_t *data, size_t len)
+int gm__link_send_data(gm_link_t *l, uint32_t channel, const uint8_t *data, size_t len,
+                       bool control)
 {
+    /* control messages (routes, revocations) may use a second allowance: they are small,
+     * and losing them costs more than queueing them */
+    size_t limit = l->node->cfg.max_queued_bytes * (control ? 2u : 1u);
     gm_linkmsg_t m = {.kind = GM_LMSG_DATA, .channel = channel};
     size_t off = 0;
     int err = 0;
@@ -148,7 +152,7 @@ int gm__link_send_data(gm_link_t *l, uint32_t channel, const uint8_t *data, size
     if (len > l->node->cfg.max_message) {
         return GM_EPROTO;
     }
-    if (gm__link_queued(l) > l->node->cfg.max_queued_bytes) {
+    if (gm__link_queued(l) > limit) {
         return GM_ELIMIT;
     }
     /* every piece is queued now: a message is never half sent */

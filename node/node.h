@@ -114,7 +114,23 @@ typedef struct {
 /* Replaces the hooks (and the data callback: hooks->data). */
 void gm_node_set_hooks(gm_node_t *n, const gm_node_hooks_t *hooks, void *ctx);
 
-/* The node's directory, loop, clocks and log, for the layers above. */
+/*
+ * A signed revocation list from the mesh or the operator: checked against the
+ * trusted roots (signature first), kept only if newer than the one held for
+ * its organisation, then written to NODE_DIR/revocations/ and applied: links
+ * to peers it revokes close. 0 if it was new and is applied (a failure to
+ * save it is logged: revocation does not wait for the disk); GM_EREPLAY if
+ * not newer; GM_ENOENT (organisation not trusted), GM_EAUTH, GM_EPROTO, with
+ * *why.
+ */
+GM_MUST_CHECK int gm_node_add_crl(gm_node_t *n, const uint8_t *buf, size_t len, gm_why_t *why);
+
+/* Calls fn for every neighbour with a link up (once each). fn must not close links. */
+void gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM_ID_LEN]),
+                       void *ctx);
+
+/* The node's directory, configuration, loop, clocks and log, for the layers above. */
+const gm_node_config_t *gm_node_config(const gm_node_t *n);
 const char *gm_node_dir(const gm_node_t *n);
 uv_loop_t *gm_node_loop(const gm_node_t *n);
 uint64_t gm_node_now_ms(const gm_node_t *n);
@@ -136,6 +152,9 @@ GM_MUST_CHECK int gm_node_reload_trust(gm_node_t *n, gm_why_t *why);
  * GM_ELIMIT if its queue is full (backpressure: the caller keeps the data),
  * GM_EPROTO if it does not fit in a frame.
  */
+/* As gm_node_send for small control messages: allowed up to twice max_queued_bytes. */
+GM_MUST_CHECK int gm_node_send_control(gm_node_t *n, const uint8_t node_id[GM_ID_LEN],
+                                       uint32_t channel, const uint8_t *data, size_t len);
 GM_MUST_CHECK int gm_node_send(gm_node_t *n, const uint8_t node_id[GM_ID_LEN], uint32_t channel,
                                const uint8_t *data, size_t len);
 

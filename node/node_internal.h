@@ -142,7 +142,7 @@ void gm__link_close(gm_link_t *link, gm_refusal_t reason, bool is_refusal, const
 void gm__link_flush(gm_link_t *link);
 void gm__link_tick(gm_link_t *link, uint64_t now);
 GM_MUST_CHECK int gm__link_send_data(gm_link_t *link, uint32_t channel, const uint8_t *data,
-                                     size_t len);
+                                     size_t len, bool control);
 void gm__link_free(gm_link_t *link);
 /* Judges an up link's peer certificate again (trust reloaded); closes the link if refused. */
 void gm__link_recheck(gm_link_t *link);

@@ -28,10 +28,18 @@ void gm_listener_close(gm_listener_t *l)
 int gm_dial(uv_loop_t *loop, gm_mem_hub_t *hub, const char *addr, gm_dial_cb cb, void *ctx,
             gm_dial_t **out)
 {
+    return gm_dial_from(loop, hub, addr, NULL, cb, ctx, out);
+}
+
+int gm_dial_from(uv_loop_t *loop, gm_mem_hub_t *hub, const char *addr, const char *from,
+                 gm_dial_cb cb, void *ctx, gm_dial_t **out)
+{
     const char *name = mem_name(addr);
 
     if (name != NULL) {
-        return hub != NULL ? gm__mem_dial(hub, name, cb, ctx, out) : GM_EPROTO;
+        return hub != NULL ? gm__mem_dial(hub, name, from != NULL ? mem_name(from) : NULL, cb,
+                                          ctx, out)
+                           : GM_EPROTO;
     }
     return gm__tcp_dial(loop, addr, cb, ctx, out);
 }

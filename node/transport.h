@@ -79,6 +79,10 @@ void gm_listener_close(gm_listener_t *l);
 /* Dials addr; cb runs exactly once unless gm_dial_cancel() is called first. */
 GM_MUST_CHECK int gm_dial(uv_loop_t *loop, gm_mem_hub_t *hub, const char *addr, gm_dial_cb cb,
                           void *ctx, gm_dial_t **out);
+/* As gm_dial; on a hub the connection is labelled with from ("mem:name"), so that the
+ * far end sees it and gm_mem_hub_cut can cut it. */
+GM_MUST_CHECK int gm_dial_from(uv_loop_t *loop, gm_mem_hub_t *hub, const char *addr,
+                               const char *from, gm_dial_cb cb, void *ctx, gm_dial_t **out);
 void gm_dial_cancel(gm_dial_t *d);
 
 /* Splits "host:port" / "[v6]:port" into a sockaddr. GM_EPROTO if malformed. */
@@ -92,5 +96,13 @@ void gm_addr_format(const struct sockaddr *sa, char out[GM_ADDR_LEN], char host[
 /* A hub joins in-memory endpoints of one loop. Free it after every node using it. */
 GM_MUST_CHECK int gm_mem_hub_new(uv_loop_t *loop, gm_mem_hub_t **out);
 void gm_mem_hub_free(gm_mem_hub_t *hub);
+
+/*
+ * Cuts (cut true) or restores the path between endpoints a and b (names
+ * without "mem:"; a dialler is named by its gm_dial_from label): open
+ * connections between them break at once, new dials between them fail until
+ * restored. GM_ELIMIT when too many pairs are cut.
+ */
+GM_MUST_CHECK int gm_mem_hub_cut(gm_mem_hub_t *hub, const char *a, const char *b, bool cut);
 
 #endif

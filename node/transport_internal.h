@@ -17,6 +17,7 @@ int gm__tcp_listen(uv_loop_t *loop, const char *addr, gm_accept_cb cb, void *ctx
 int gm__tcp_dial(uv_loop_t *loop, const char *addr, gm_dial_cb cb, void *ctx, gm_dial_t **out);
 int gm__mem_listen(gm_mem_hub_t *hub, const char *name, gm_accept_cb cb, void *ctx,
                    gm_listener_t **out, char bound[GM_ADDR_LEN]);
-int gm__mem_dial(gm_mem_hub_t *hub, const char *name, gm_dial_cb cb, void *ctx, gm_dial_t **out);
+int gm__mem_dial(gm_mem_hub_t *hub, const char *name, const char *from, gm_dial_cb cb, void *ctx,
+                 gm_dial_t **out);
 
 #endif

@@ -24,6 +24,9 @@ typedef struct chunk {
 struct mem_conn {
     gm_conn_t base;
     gm_mem_hub_t *hub;
+    char self[MEM_NAME_MAX + 1]; /* this end's name: a listener's, or the dialler's label */
+    char other[MEM_NAME_MAX + 1];
+    mem_conn_t *all_next;        /* every open connection of the hub, for cuts */
     mem_conn_t *peer;           /* NULL once the peer has closed */
     chunk_t *inbox, *inbox_tail;
     bool reading, peer_gone, end_sent, closed;
@@ -45,11 +48,14 @@ typedef struct mem_dial {
     gm_dial_t base;
     gm_mem_hub_t *hub;
     char name[GM_ADDR_LEN];
+    char from[MEM_NAME_MAX + 1];
     gm_dial_cb cb;
     void *ctx;
     bool cancelled;
     struct mem_dial *next;
 } mem_dial_t;
+
+#define MEM_MAX_CUTS 256
 
 struct gm_mem_hub {
     uv_idle_t idle;
@@ -57,8 +63,22 @@ struct gm_mem_hub {
     mem_dial_t *dials;
     mem_conn_t *pending;
     mem_conn_t *dead;
+    mem_conn_t *all;
     unsigned next_id;
+    char cuts[MEM_MAX_CUTS][2][MEM_NAME_MAX + 1]; /* pairs that cannot connect */
+    size_t n_cuts;
 };
+
+static bool is_cut(const gm_mem_hub_t *hub, const char *a, const char *b)
+{
+    for (size_t i = 0; i < hub->n_cuts; i++) {
+        if ((strcmp(hub->cuts[i][0], a) == 0 && strcmp(hub->cuts[i][1], b) == 0) ||
+            (strcmp(hub->cuts[i][0], b) == 0 && strcmp(hub->cuts[i][1], a) == 0)) {
+            return true;
+        }
+    }
+    return false;
+}
 
 static void on_hub_idle(uv_idle_t *h);
 
@@ -127,6 +147,12 @@ static void mem_close(gm_conn_t *base)
         return;
     }
     c->closed = true;
+    for (mem_conn_t **p = &c->hub->all; *p != NULL; p = &(*p)->all_next) {
+        if (*p == c) {
+            *p = c->all_next;
+            break;
+        }
+    }
     if (c->peer != NULL) {
         for (chunk_t *k = c->peer->inbox; k != NULL; k = k->next) {
             if (k->src == c) {
@@ -155,13 +181,18 @@ static const struct gm_conn_ops mem_ops = {
     .close = mem_close,
 };
 
-static mem_conn_t *mem_conn_new(gm_mem_hub_t *hub, const char *name)
+/* An end named self whose peer is name. */
+static mem_conn_t *mem_conn_new(gm_mem_hub_t *hub, const char *self, const char *name)
 {
     mem_conn_t *c = calloc(1, sizeof *c);
 
     if (c != NULL) {
         c->base.ops = &mem_ops;
         c->hub = hub;
+        snprintf(c->self, sizeof c->self, "%s", self);
+        snprintf(c->other, sizeof c->other, "%s", name);
+        c->all_next = hub->all;
+        hub->all = c;
         /* names are short (checked where listeners are made); the precision keeps the
          * compiler's truncation analysis quiet at every optimisation level */
         snprintf(c->base.peer, sizeof c->base.peer, "mem:%.*s#%u", MEM_NAME_MAX, name,
@@ -226,15 +257,17 @@ static void complete_dial(mem_dial_t *d)
     mem_listener_t *l = find_listener(d->hub, d->name);
     mem_conn_t *a, *b;
 
-    if (l == NULL) {
+    if (l == NULL || is_cut(d->hub, d->from, d->name)) {
         d->cb(d->ctx, NULL, UV_ECONNREFUSED);
         return;
     }
-    a = mem_conn_new(d->hub, d->name);
-    b = mem_conn_new(d->hub, "peer");
+    a = mem_conn_new(d->hub, d->from, d->name);
+    b = a != NULL ? mem_conn_new(d->hub, d->name, d->from) : NULL;
     if (a == NULL || b == NULL) {
-        free(a);
-        free(b);
+        if (a != NULL) {
+            d->hub->all = a->all_next;
+            free(a);
+        }
         d->cb(d->ctx, NULL, GM_ENOMEM);
         return;
     }
@@ -329,7 +362,8 @@ static void mem_dial_cancel(gm_dial_t *base)
     ((mem_dial_t *)base)->cancelled = true; /* freed by the idle callback */
 }
 
-int gm__mem_dial(gm_mem_hub_t *hub, const char *name, gm_dial_cb cb, void *ctx, gm_dial_t **out)
+int gm__mem_dial(gm_mem_hub_t *hub, const char *name, const char *from, gm_dial_cb cb, void *ctx,
+                 gm_dial_t **out)
 {
     mem_dial_t *d = calloc(1, sizeof *d);
 
@@ -339,6 +373,7 @@ int gm__mem_dial(gm_mem_hub_t *hub, const char *name, gm_dial_cb cb, void *ctx, 
     d->base.cancel = mem_dial_cancel;
     d->hub = hub;
     snprintf(d->name, sizeof d->name, "%s", name);
+    snprintf(d->from, sizeof d->from, "%s", from != NULL ? from : "peer");
     d->cb = cb;
     d->ctx = ctx;
     d->next = hub->dials;
@@ -349,6 +384,72 @@ int gm__mem_dial(gm_mem_hub_t *hub, const char *name, gm_dial_cb cb, void *ctx, 
 }
 
 /* ---- hub ---- */
+
+/* Bytes in flight to c are lost (their writer's queue shrinks as if they were sent). */
+static void lose_inbox(mem_conn_t *c)
+{
+    while (c->inbox != NULL) {
+        chunk_t *k = c->inbox;
+        c->inbox = k->next;
+        if (k->src != NULL) {
+            k->src->base.queued -= k->len;
+        }
+        free(k->data);
+        free(k);
+    }
+    c->inbox_tail = NULL;
+}
+
+/* Breaks a connection as a failing network would: data in flight is lost, both ends see
+ * end-of-stream. */
+static void sever(mem_conn_t *c)
+{
+    mem_conn_t *p = c->peer;
+
+    if (p != NULL) {
+        lose_inbox(p);
+        p->peer = NULL;
+        p->peer_gone = true;
+        mark_pending(p);
+    }
+    lose_inbox(c);
+    c->peer = NULL;
+    c->peer_gone = true;
+    mark_pending(c);
+    kick(c->hub);
+}
+
+int gm_mem_hub_cut(gm_mem_hub_t *hub, const char *a, const char *b, bool cut)
+{
+    size_t i;
+
+    for (i = 0; i < hub->n_cuts; i++) {
+        if ((strcmp(hub->cuts[i][0], a) == 0 && strcmp(hub->cuts[i][1], b) == 0) ||
+            (strcmp(hub->cuts[i][0], b) == 0 && strcmp(hub->cuts[i][1], a) == 0)) {
+            break;
+        }
+    }
+    if (!cut) {
+        if (i < hub->n_cuts) {
+            memcpy(hub->cuts[i], hub->cuts[--hub->n_cuts], sizeof hub->cuts[i]);
+        }
+        return 0;
+    }
+    if (i == hub->n_cuts) {
+        if (hub->n_cuts == MEM_MAX_CUTS) {
+            return GM_ELIMIT;
+        }
+        snprintf(hub->cuts[i][0], sizeof hub->cuts[i][0], "%s", a);
+        snprintf(hub->cuts[i][1], sizeof hub->cuts[i][1], "%s", b);
+        hub->n_cuts++;
+    }
+    for (mem_conn_t *c = hub->all; c != NULL; c = c->all_next) {
+        if (c->peer != NULL && is_cut(hub, c->self, c->other)) {
+            sever(c);
+        }
+    }
+    return 0;
+}
 
 int gm_mem_hub_new(uv_loop_t *loop, gm_mem_hub_t **out)
 {

@@ -75,6 +75,12 @@ void gm_test_node_dir(gm_test_org_t *org, const char *base, const char *name, gm
 void gm_test_revoke(const char *dir, gm_test_org_t *org, uint64_t seq, const uint64_t *serials,
                     size_t n)
 {
+    gm_test_revoke_until(dir, org, seq, serials, n, 4000000000u);
+}
+
+void gm_test_revoke_until(const char *dir, gm_test_org_t *org, uint64_t seq,
+                          const uint64_t *serials, size_t n, uint64_t next_update)
+{
     gm_crl_body_t t;
     gm_crl_t crl;
     char path[GM_PATH_MAX], hex[33];
@@ -82,7 +88,7 @@ void gm_test_revoke(const char *dir, gm_test_org_t *org, uint64_t seq, const uin
     memset(&t, 0, sizeof t);
     t.seq = seq;
     t.issued_at = 1000;
-    t.next_update = 4000000000u;
+    t.next_update = next_update;
     t.serials = (uint64_t *)serials;
     t.n_serials = n;
     cr_assert_eq(gm_crl_issue(org->seed, &org->root, &t, &crl), 0);

@@ -34,6 +34,10 @@ void gm_test_trust(const char *dir, const gm_test_org_t *other);
 void gm_test_revoke(const char *dir, gm_test_org_t *org, uint64_t seq, const uint64_t *serials,
                     size_t n);
 
+/* The same with the list's next update at next_update (seconds). */
+void gm_test_revoke_until(const char *dir, gm_test_org_t *org, uint64_t seq,
+                          const uint64_t *serials, size_t n, uint64_t next_update);
+
 /* A temporary directory, removed with gm_test_rmdir. */
 void gm_test_tmpdir(char out[GM_PATH_MAX]);
 void gm_test_rmdir(const char *path);

@@ -393,3 +393,36 @@ Test(node, link_closes_when_the_peer_certificate_expires)
     cr_assert(gm_test_log_has(&m, a, "certificate expired while linked"));
     cr_assert(!gm_node_has_link(m.nodes[a], gm_node_id(m.nodes[b])));
 }
+
+/* A revocation list past its next update still applies, and the log says to renew it. */
+Test(node, stale_revocation_list_is_reported_at_start)
+{
+    gm_node_config_t ca;
+    uint64_t none = 999;
+    size_t a;
+
+    node_dir(&m.org_a, "relay", GM_ROLE_RELAY, dir_a);
+    gm_test_revoke_until(dir_a, &m.org_a, 3, &none, 1, 2000);
+    gm_test_config(&ca, "mem:a");
+    a = gm_test_mesh_start(&m, dir_a, &ca);
+    cr_assert(gm_test_log_has(&m, a, "revocation list 3 of acme-security"));
+    cr_assert(gm_test_log_has(&m, a, "past its next update"));
+}
+
+/* The in-memory hub cuts the path between two nodes: the link breaks and stays down
+ * until the path is restored, then the dialler links again. */
+Test(node, hub_cuts_break_links_until_restored)
+{
+    gm_node_config_t ca, cb;
+    size_t a, b;
+
+    start_pair(&a, &b, &ca, &cb);
+    cr_assert(gm_test_wait_linked(&m, a, b, 2000));
+    cr_assert_eq(gm_mem_hub_cut(m.hub, "a", "b", true), 0);
+    gm_test_run_for(&m.loop, 300);
+    cr_assert(!gm_node_has_link(m.nodes[a], gm_node_id(m.nodes[b])));
+    cr_assert(!gm_node_has_link(m.nodes[b], gm_node_id(m.nodes[a])));
+    cr_assert_geq(gm_node_events(m.nodes[b], GM_EVENT_DIAL_FAILED), 1, "b did not redial");
+    cr_assert_eq(gm_mem_hub_cut(m.hub, "a", "b", false), 0);
+    cr_assert(gm_test_wait_linked(&m, a, b, 3000));
+}
