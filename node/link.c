@@ -171,19 +171,20 @@ int gm__link_send_data(gm_link_t *l, uint32_t channel, const uint8_t *data, size
     return err;
 }
 
-/* Reassembles pieces; returns the whole message's bytes once complete, or NULL. */
-static const uint8_t *reassemble(gm_link_t *l, const gm_linkmsg_t *m, size_t *len, bool *bad)
+typedef enum { PIECE_MORE, PIECE_WHOLE, PIECE_BAD } piece_t;
+
+/* Reassembles pieces: PIECE_WHOLE once *msg, *len hold a whole message (maybe empty). */
+static piece_t reassemble(gm_link_t *l, const gm_linkmsg_t *m, const uint8_t **msg, size_t *len)
 {
     size_t need = l->msg_len + m->payload_len;
 
-    *bad = false;
     if (!m->more && l->msg_len == 0) {
+        *msg = m->payload; /* the common case: one piece, no copy */
         *len = m->payload_len;
-        return m->payload; /* the common case: one piece, no copy */
+        return PIECE_WHOLE;
     }
     if ((l->msg_len > 0 && m->channel != l->msg_channel) || need > l->node->cfg.max_message) {
-        *bad = true;
-        return NULL;
+        return PIECE_BAD;
     }
     if (need > l->msg_cap) {
         size_t cap = need < 65536 ? 65536 : need * 2;
@@ -191,21 +192,23 @@ static const uint8_t *reassemble(gm_link_t *l, const gm_linkmsg_t *m, size_t *le
         cap = cap > l->node->cfg.max_message ? l->node->cfg.max_message : cap;
         p = realloc(l->msg, cap);
         if (p == NULL) {
-            *bad = true;
-            return NULL;
+            return PIECE_BAD;
         }
         l->msg = p;
         l->msg_cap = cap;
     }
-    memcpy(l->msg + l->msg_len, m->payload, m->payload_len);
+    if (m->payload_len > 0) { /* an empty piece has no payload pointer */
+        memcpy(l->msg + l->msg_len, m->payload, m->payload_len);
+    }
     l->msg_len = need;
     l->msg_channel = m->channel;
     if (m->more) {
-        return NULL;
+        return PIECE_MORE;
     }
+    *msg = l->msg;
     *len = l->msg_len;
     l->msg_len = 0;
-    return l->msg;
+    return PIECE_WHOLE;
 }
 
 /* ---- closing ---- */
@@ -423,12 +426,12 @@ static void transport_frame(gm_link_t *l, const uint8_t *frame, size_t len)
         l->rx_since_rekey = 0;
     }
     if (m.kind == GM_LMSG_DATA) {
-        size_t mlen;
-        bool bad;
-        const uint8_t *msg = reassemble(l, &m, &mlen, &bad);
-        if (bad) {
+        const uint8_t *msg = NULL;
+        size_t mlen = 0;
+        piece_t p = reassemble(l, &m, &msg, &mlen);
+        if (p == PIECE_BAD) {
             gm__link_close(l, GM_REFUSE_BAD_FRAME, true, "message pieces over the limit");
-        } else if (msg != NULL && n->hooks.data != NULL) {
+        } else if (p == PIECE_WHOLE && n->hooks.data != NULL) {
             n->hooks.data(n->hooks_ctx, l->peer_id, m.channel, msg, mlen);
         }
     } else if (m.kind == GM_LMSG_CLOSE) {

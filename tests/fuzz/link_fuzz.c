@@ -104,7 +104,10 @@ static struct {
 /* Data the node must deliver (mode 3) and what it did deliver, as a count and a hash. */
 static struct {
     uint64_t want_count, got_count, want_hash, got_hash;
+    size_t pend_len;       /* the model of the node's reassembly (Data.more) */
+    uint32_t pend_channel;
 } dat;
+static uint8_t pend[1u << 20]; /* limits.max_message, the default */
 
 static uint8_t arena1[FUZZ_ARENA_LEN], arena2[FUZZ_ARENA_LEN];
 static uint8_t wire[FUZZ_WIRE_MAX]; /* what the peer sends after the handshake; then scratch */
@@ -292,7 +295,8 @@ static bool response_equal(const gm_control_response_t *a, const gm_control_resp
 {
     bool same = SAME(error) && SAME_STR(message) && SAME(has_status) &&
                 (!a->has_status || status_equal(&a->status, &b->status)) && SAME(n_peers) &&
-                SAME(n_refusals) && counters_equal(a->refusals, b->refusals, a->n_refusals);
+                SAME(n_refusals) && counters_equal(a->refusals, b->refusals, a->n_refusals) &&
+                same_bytes(a->mesh, a->mesh_len, b->mesh, b->mesh_len);
 
     for (size_t i = 0; same && i < a->n_peers; i++) {
         same = peer_info_equal(&a->peers[i], &b->peers[i]);
@@ -303,14 +307,21 @@ static bool response_equal(const gm_control_response_t *a, const gm_control_resp
 static void fuzz_control(const uint8_t *body, size_t len)
 {
     static gm_control_response_t r1, r2;
-    gm_control_op_t op1, op2;
-    uint8_t req[16], *e1, *e2;
+    gm_control_request_t q1, q2;
+    uint8_t *req, *e1, *e2;
     size_t req_len, e1_len, e2_len;
 
-    if (gm_wire_control_request_decode(body, len, &op1) == 0) {
-        FUZZ_CHECK(op1 == GM_OP_STATUS || op1 == GM_OP_PEERS);
-        FUZZ_CHECK(gm_wire_control_request_encode(op1, req, sizeof req, &req_len) == 0);
-        FUZZ_CHECK(gm_wire_control_request_decode(req, req_len, &op2) == 0 && op1 == op2);
+    if (gm_wire_control_request_decode(body, len, &q1) == 0) {
+        FUZZ_CHECK(q1.op == GM_OP_STATUS || q1.op == GM_OP_PEERS || q1.op == GM_OP_MESH);
+        req = malloc(gm_wire_control_request_size(&q1) + 1);
+        FUZZ_CHECK(req != NULL);
+        FUZZ_CHECK(gm_wire_control_request_encode(&q1, req, gm_wire_control_request_size(&q1),
+                                                  &req_len) == 0);
+        FUZZ_CHECK(gm_wire_control_request_decode(req, req_len, &q2) == 0 && q1.op == q2.op);
+        FUZZ_CHECK(same_bytes(q1.arg, q1.arg_len, q2.arg, q2.arg_len));
+        free(req);
+        gm_control_request_free(&q1);
+        gm_control_request_free(&q2);
     }
     if (gm_wire_control_response_decode(body, len, &r1) != 0) {
         return;
@@ -401,7 +412,7 @@ static void on_node_data(void *ctx, const uint8_t node_id[GM_ID_LEN], uint32_t c
 {
     (void)ctx;
     FUZZ_CHECK(memcmp(node_id, fx.peer_cert.body.node_id, GM_ID_LEN) == 0);
-    FUZZ_CHECK(len <= GM_NOISE_MAX_MSG_LEN);
+    FUZZ_CHECK(len <= sizeof pend);
     dat.got_count++;
     dat.got_hash = data_hash(dat.got_hash, channel, data, len); /* reads every byte */
 }
@@ -658,9 +669,27 @@ static bool predict_piece(const uint8_t *piece, size_t len)
     if (gm_wire_linkmsg_decode(piece, len, &a, &m) != 0 || m.kind == GM_LMSG_CLOSE) {
         return false; /* the node closes the link */
     }
-    if (m.kind == GM_LMSG_DATA) {
+    if (m.kind != GM_LMSG_DATA) {
+        return true;
+    }
+    if (!m.more && dat.pend_len == 0) { /* a whole message in one piece */
         dat.want_count++;
         dat.want_hash = data_hash(dat.want_hash, m.channel, m.payload, m.payload_len);
+        return true;
+    }
+    if ((dat.pend_len > 0 && m.channel != dat.pend_channel) ||
+        dat.pend_len + m.payload_len > sizeof pend) {
+        return false; /* pieces of two channels, or over the limit: the node closes */
+    }
+    if (m.payload_len > 0) {
+        memcpy(pend + dat.pend_len, m.payload, m.payload_len);
+    }
+    dat.pend_len += m.payload_len;
+    dat.pend_channel = m.channel;
+    if (!m.more) {
+        dat.want_count++;
+        dat.want_hash = data_hash(dat.want_hash, m.channel, pend, dat.pend_len);
+        dat.pend_len = 0;
     }
     return true;
 }
