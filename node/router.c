@@ -1,0 +1,608 @@
+/*
+ * Announcements and the directory: making this node's announcements, judging
+ * the updates neighbours send, and the directory of verified announcements.
+ * The route table itself is node/router_table.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/router_internal.h"
+
+#define SEQ_PER_SECOND 1000u /* time-based sequence numbers: wall_s * 1000 */
+
+static const char *const verdict_names[GM_ROUTER_VERDICT_COUNT] = {
+    [GM_ROUTER_ACCEPTED_NEW] = "accepted",
+    [GM_ROUTER_ACCEPTED_ROUTE_ONLY] = "route changed",
+    [GM_ROUTER_DUPLICATE] = "duplicate",
+    [GM_ROUTER_MALFORMED] = "malformed",
+    [GM_ROUTER_BAD_SIGNATURE] = "bad signature",
+    [GM_ROUTER_UNTRUSTED] = "untrusted certificate",
+    [GM_ROUTER_REVOKED] = "revoked certificate",
+    [GM_ROUTER_EXPIRED] = "certificate not valid now",
+    [GM_ROUTER_OLD_SEQ] = "old sequence number",
+    [GM_ROUTER_ID_MISMATCH] = "claims another node's id",
+    [GM_ROUTER_FROM_FUTURE] = "from the future",
+    [GM_ROUTER_DIRECTORY_FULL] = "directory full",
+    [GM_ROUTER_NO_LINK] = "no link to the sender",
+};
+
+const char *gm_router_verdict_str(gm_router_verdict_t v)
+{
+    if ((size_t)v < GM_ROUTER_VERDICT_COUNT) {
+        return verdict_names[v];
+    }
+    return "unknown verdict";
+}
+
+bool gm_router_verdict_is_drop(gm_router_verdict_t v)
+{
+    return v >= GM_ROUTER_MALFORMED;
+}
+
+void gm_router_config_default(gm_router_config_t *cfg)
+{
+    cfg->announce_interval_ms = 60000;
+    cfg->route_expiry_ms = 210000;
+    cfg->infinity = GM_ROUTER_METRIC_MAX;
+    cfg->max_nodes = 1024;
+    cfg->max_neighbours = 64;
+}
+
+static bool config_is_valid(const gm_router_config_t *cfg)
+{
+    return cfg->announce_interval_ms > 0 && cfg->route_expiry_ms > 0 && cfg->infinity >= 2 &&
+           cfg->infinity <= GM_ROUTER_METRIC_MAX && cfg->max_nodes > 0 &&
+           cfg->max_nodes <= (1u << 20) && cfg->max_neighbours > 0 && cfg->max_neighbours <= 4096;
+}
+
+int gm_router_new(const gm_node_keys_t *keys, const gm_cert_t *own, const gm_trust_t *trust,
+                  const gm_router_config_t *cfg, gm_router_t **out)
+{
+    gm_router_t *r;
+
+    if (!config_is_valid(cfg)) {
+        return GM_EPROTO;
+    }
+    if (memcmp(own->body.sign_pk, keys->sign_pk, GM_KEY_LEN) != 0) {
+        return GM_EAUTH;
+    }
+    r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        return GM_ENOMEM;
+    }
+    r->neighbours = calloc(cfg->max_neighbours, sizeof *r->neighbours);
+    r->dests = calloc(cfg->max_nodes, sizeof *r->dests);
+    if (r->neighbours == NULL || r->dests == NULL) {
+        gm_router_free(r);
+        return GM_ENOMEM;
+    }
+    r->keys = keys;
+    r->trust = trust;
+    r->cfg = *cfg;
+    r->own = *own;
+    *out = r;
+    return 0;
+}
+
+void gm_router_free(gm_router_t *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < r->n_dests; i++) {
+        free(r->dests[i]);
+    }
+    free(r->dests);
+    free(r->neighbours);
+    free(r);
+}
+
+/* ---- this node's announcements ---- */
+
+uint64_t gm_router_own_seq(const gm_router_t *r)
+{
+    return r->own_seq;
+}
+
+void gm_router_set_own_seq(gm_router_t *r, uint64_t seq)
+{
+    if (seq > r->own_seq) {
+        r->own_seq = seq;
+    }
+}
+
+int gm_router_set_prekeys(gm_router_t *r, const uint8_t *prekeys, size_t len)
+{
+    if (len > GM_ANNOUNCE_PREKEYS_MAX) {
+        return GM_ELIMIT;
+    }
+    if (len > 0) {
+        memcpy(r->prekeys, prekeys, len);
+    }
+    r->prekeys_len = len;
+    r->changed = true;
+    return 0;
+}
+
+bool gm_router_announce_due(const gm_router_t *r, uint64_t now_ms)
+{
+    if (!r->announced || r->changed || now_ms < r->last_announce_ms) {
+        return true;
+    }
+    return now_ms - r->last_announce_ms >= r->cfg.announce_interval_ms;
+}
+
+/* The next number: one more than the last, or the time-based one if that is ahead. */
+static int next_seq(const gm_router_t *r, uint64_t wall_s, uint64_t *seq)
+{
+    if (r->own_seq == UINT64_MAX) {
+        return GM_ELIMIT;
+    }
+    *seq = r->own_seq + 1;
+    if (wall_s <= UINT64_MAX / SEQ_PER_SECOND && wall_s * SEQ_PER_SECOND > *seq) {
+        *seq = wall_s * SEQ_PER_SECOND;
+    }
+    return 0;
+}
+
+/* Signs an announcement with seq into r->scratch.s and encodes it into r->scratch.u. */
+static int sign_announcement(gm_router_t *r, uint64_t seq, uint64_t wall_s)
+{
+    gm_announce_t *a = &r->scratch.a;
+    gm_announce_signed_t *s = &r->scratch.s;
+    gm_route_update_t *u = &r->scratch.u;
+    int err;
+
+    if (r->own.encoded_len > GM_CERT_MAX_LEN) {
+        return GM_EPROTO;
+    }
+    memset(a, 0, sizeof *a);
+    memcpy(a->cert, r->own.encoded, r->own.encoded_len);
+    a->cert_len = r->own.encoded_len;
+    a->seq = seq;
+    a->time = wall_s;
+    memcpy(a->prekeys, r->prekeys, r->prekeys_len);
+    a->prekeys_len = r->prekeys_len;
+    err = gm_wire_announce_encode(a, s->body, sizeof s->body, &s->body_len);
+    if (err == 0) {
+        err = gm_node_keys_sign(r->keys, GM_ROUTER_CTX, s->body, s->body_len, s->signature);
+    }
+    if (err == 0) {
+        err = gm_wire_announce_signed_encode(s, u->announcement, sizeof u->announcement,
+                                             &u->announcement_len);
+    }
+    u->metric = 0;
+    return err;
+}
+
+int gm_router_make_announcement(gm_router_t *r, uint64_t now_ms, uint64_t wall_s, uint8_t *out,
+                                size_t cap, size_t *out_len)
+{
+    const gm_route_update_t *u = &r->scratch.u;
+    uint64_t seq;
+    int err;
+
+    if (cap < GM_ROUTE_UPDATE_MAX) {
+        return GM_ELIMIT;
+    }
+    err = next_seq(r, wall_s, &seq);
+    if (err == 0) {
+        err = sign_announcement(r, seq, wall_s);
+    }
+    if (err == 0) {
+        err = gm_wire_route_update_encode(u, out, cap, out_len);
+    }
+    if (err != 0) {
+        return err;
+    }
+    r->own_seq = seq;
+    memcpy(r->own_signed, u->announcement, u->announcement_len);
+    r->own_signed_len = u->announcement_len;
+    r->announced = true;
+    r->changed = false;
+    r->last_announce_ms = now_ms;
+    r->stats.announcements++;
+    return 0;
+}
+
+int gm_router_encode_own(const gm_router_t *r, uint8_t *out, size_t cap, size_t *out_len)
+{
+    if (!r->announced) {
+        return GM_ENOENT;
+    }
+    return gm__router_encode(r->own_signed, r->own_signed_len, 0, out, cap, out_len);
+}
+
+/* ---- the directory ---- */
+
+long gm__router_find(const gm_router_t *r, const uint8_t id[GM_ID_LEN])
+{
+    for (size_t i = 0; i < r->n_dests; i++) {
+        if (memcmp(r->dests[i]->cert.body.node_id, id, GM_ID_LEN) == 0) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+static void remove_dest(gm_router_t *r, size_t i)
+{
+    free(r->dests[i]);
+    r->dests[i] = r->dests[r->n_dests - 1];
+    r->n_dests--;
+    r->stats.nodes_dropped++;
+}
+
+/* A new, empty entry (no announcement yet), or NULL when full. */
+static gm__dest_t *add_dest(gm_router_t *r)
+{
+    gm__dest_t *d;
+
+    if (r->n_dests == r->cfg.max_nodes) {
+        return NULL;
+    }
+    d = calloc(1, sizeof *d + r->cfg.max_neighbours * sizeof d->routes[0]);
+    if (d == NULL) {
+        return NULL;
+    }
+    d->sel = -1;
+    d->adv_metric = r->cfg.infinity;
+    r->dests[r->n_dests++] = d;
+    return d;
+}
+
+/* Takes the verified announcement in r->scratch (a, cert, the update's bytes) into d. */
+static void store_announcement(gm_router_t *r, gm__dest_t *d)
+{
+    const gm_route_update_t *u = &r->scratch.u;
+    const gm_announce_t *a = &r->scratch.a;
+
+    d->cert = r->scratch.cert;
+    memcpy(d->signed_ann, u->announcement, u->announcement_len);
+    d->signed_len = u->announcement_len;
+    memcpy(d->prekeys, a->prekeys, a->prekeys_len);
+    d->prekeys_len = a->prekeys_len;
+    d->seq = a->seq;
+    d->time = a->time;
+}
+
+int gm_router_lookup(const gm_router_t *r, const uint8_t id[GM_ID_LEN], gm_router_node_t *out)
+{
+    long i = gm__router_find(r, id);
+    const gm__dest_t *d;
+
+    if (i < 0) {
+        return GM_ENOENT;
+    }
+    d = r->dests[i];
+    out->cert = &d->cert;
+    out->prekeys = d->prekeys;
+    out->prekeys_len = d->prekeys_len;
+    out->seq = d->seq;
+    out->time = d->time;
+    out->heard_ms = d->heard_ms;
+    return 0;
+}
+
+size_t gm_router_node_count(const gm_router_t *r)
+{
+    return r->n_dests;
+}
+
+void gm_router_stats(const gm_router_t *r, gm_router_stats_t *out)
+{
+    *out = r->stats;
+}
+
+/*
+ * For bytes verified before: what of gm_trust_check can have changed since,
+ * without its signature check (issuer still trusted, not revoked since,
+ * validity window, the same expressions as crypto/cert.c).
+ */
+static gm_cert_verdict_t recheck_verified(const gm_router_t *r, const gm_cert_t *c, uint64_t wall_s)
+{
+    const gm_crl_t *crl;
+
+    if (gm_trust_find_root(r->trust, c->signer) == NULL) {
+        return GM_CERT_UNKNOWN_ISSUER;
+    }
+    crl = gm_trust_find_crl(r->trust, c->body.org_id);
+    if (crl != NULL && gm_crl_revokes(crl, &c->body)) {
+        return GM_CERT_REVOKED;
+    }
+    if (c->body.not_before > wall_s && c->body.not_before - wall_s > GM_CERT_SKEW_SECONDS) {
+        return GM_CERT_NOT_YET_VALID;
+    }
+    if (wall_s > c->body.not_after && wall_s - c->body.not_after > GM_CERT_SKEW_SECONDS) {
+        return GM_CERT_EXPIRED;
+    }
+    return GM_CERT_OK;
+}
+
+size_t gm_router_tick(gm_router_t *r, uint64_t now_ms, uint64_t wall_s)
+{
+    size_t changed = 0, i = 0;
+
+    while (i < r->n_dests) {
+        gm__dest_t *d = r->dests[i];
+
+        if (wall_s > d->cert.body.not_after &&
+            wall_s - d->cert.body.not_after > GM_CERT_SKEW_SECONDS) {
+            remove_dest(r, i);
+            continue;
+        }
+        if (gm__router_expire(r, d, now_ms)) {
+            d->pending = true;
+            changed++;
+        }
+        i++;
+    }
+    return changed;
+}
+
+size_t gm_router_recheck(gm_router_t *r, uint64_t wall_s)
+{
+    size_t dropped = 0, i = 0;
+
+    while (i < r->n_dests) {
+        if (gm_trust_check(r->trust, &r->dests[i]->cert, wall_s, GM_ROLES_ALL) != GM_CERT_OK) {
+            remove_dest(r, i);
+            dropped++;
+        } else {
+            i++;
+        }
+    }
+    return dropped;
+}
+
+/* ---- judging updates ---- */
+
+static gm_router_verdict_t verdict_of_cert(gm_cert_verdict_t v)
+{
+    switch (v) {
+    case GM_CERT_OK:
+        return GM_ROUTER_ACCEPTED_NEW;
+    case GM_CERT_MALFORMED:
+        return GM_ROUTER_MALFORMED;
+    case GM_CERT_REVOKED:
+        return GM_ROUTER_REVOKED;
+    case GM_CERT_NOT_YET_VALID:
+    case GM_CERT_EXPIRED:
+        return GM_ROUTER_EXPIRED;
+    default:
+        return GM_ROUTER_UNTRUSTED; /* unknown issuer, bad signature, wrong org or role */
+    }
+}
+
+/* RouteUpdate -> SignedAnnouncement -> Announcement, into r->scratch. */
+static int decode_layers(gm_router_t *r, const uint8_t *buf, size_t len)
+{
+    int err = gm_wire_route_update_decode(buf, len, &r->scratch.u);
+
+    if (err == 0) {
+        err = gm_wire_announce_signed_decode(r->scratch.u.announcement,
+                                             r->scratch.u.announcement_len, &r->scratch.s);
+    }
+    if (err == 0) {
+        err = gm_wire_announce_decode(r->scratch.s.body, r->scratch.s.body_len, &r->scratch.a);
+    }
+    return err;
+}
+
+static bool verify_with(const gm_router_t *r, const uint8_t sign_pk[GM_KEY_LEN])
+{
+    const gm_announce_signed_t *s = &r->scratch.s;
+
+    return gm_sign_verify(sign_pk, GM_ROUTER_CTX, s->body, s->body_len, s->signature) == 0;
+}
+
+static bool same_bytes(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    return a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+/*
+ * This node's id in a verified certificate. Signed by this node: an echo of
+ * its own flood (a higher number than ours means a state lost on restart:
+ * move past it). Anything else claims our id.
+ */
+static gm_router_verdict_t judge_own_id(gm_router_t *r)
+{
+    if (!verify_with(r, r->keys->sign_pk)) {
+        return GM_ROUTER_ID_MISMATCH;
+    }
+    if (r->scratch.a.seq > r->own_seq) {
+        r->own_seq = r->scratch.a.seq;
+        r->changed = true;
+    }
+    return GM_ROUTER_DUPLICATE;
+}
+
+/*
+ * The signature of a verified certificate's node: BAD_SIGNATURE, or
+ * ID_MISMATCH when the neighbour's own key made it (it originated an
+ * announcement for another node's certificate).
+ */
+static gm_router_verdict_t judge_signature(gm_router_t *r, const uint8_t neighbour[GM_ID_LEN])
+{
+    long n;
+
+    if (verify_with(r, r->scratch.cert.body.sign_pk)) {
+        return GM_ROUTER_ACCEPTED_NEW;
+    }
+    n = gm__router_find(r, neighbour);
+    if (n >= 0 && verify_with(r, r->dests[n]->cert.body.sign_pk)) {
+        return GM_ROUTER_ID_MISMATCH;
+    }
+    return GM_ROUTER_BAD_SIGNATURE;
+}
+
+/*
+ * The certificate of an announcement not seen before: verified before its
+ * body is parsed (gm_trust_check_encoded), unless it is byte for byte the one
+ * in the directory entry known (-1: none), whose signature held before.
+ * Leaves the certificate in r->scratch.cert; a known one that no longer
+ * passes takes its entry with it.
+ */
+static gm_cert_verdict_t check_cert(gm_router_t *r, long known, uint64_t wall_s)
+{
+    const gm_announce_t *a = &r->scratch.a;
+    gm_cert_verdict_t cv;
+
+    if (known < 0 || !same_bytes(a->cert, a->cert_len, r->dests[known]->cert.encoded,
+                                 r->dests[known]->cert.encoded_len)) {
+        return gm_trust_check_encoded(r->trust, a->cert, a->cert_len, wall_s, GM_ROLES_ALL,
+                                      &r->scratch.cert);
+    }
+    r->scratch.cert = r->dests[known]->cert;
+    cv = recheck_verified(r, &r->scratch.cert, wall_s);
+    if (cv != GM_CERT_OK) {
+        remove_dest(r, (size_t)known);
+    }
+    return cv;
+}
+
+/*
+ * The full check of an announcement not seen before: certificate, then the
+ * announcement's signature with the certificate's key, then time. On success
+ * r->scratch.cert holds the certificate.
+ */
+static gm_router_verdict_t judge_new(gm_router_t *r, const uint8_t neighbour[GM_ID_LEN], long known,
+                                     uint64_t wall_s, gm_router_forward_t *fwd)
+{
+    const gm_announce_t *a = &r->scratch.a;
+    gm_cert_verdict_t cv = check_cert(r, known, wall_s);
+    gm_router_verdict_t v;
+
+    fwd->cert_verdict = cv;
+    if (cv == GM_CERT_OK || cv >= GM_CERT_WRONG_ORG) { /* the certificate's signature held */
+        memcpy(fwd->origin, r->scratch.cert.body.node_id, GM_ID_LEN);
+        fwd->seq = a->seq;
+    }
+    v = verdict_of_cert(cv);
+    if (v != GM_ROUTER_ACCEPTED_NEW) {
+        return v;
+    }
+    if (memcmp(r->scratch.cert.body.node_id, r->own.body.node_id, GM_ID_LEN) == 0) {
+        return judge_own_id(r);
+    }
+    v = judge_signature(r, neighbour);
+    if (v != GM_ROUTER_ACCEPTED_NEW) {
+        return v;
+    }
+    if (a->time > wall_s && a->time - wall_s > GM_CERT_SKEW_SECONDS) {
+        return GM_ROUTER_FROM_FUTURE;
+    }
+    return GM_ROUTER_ACCEPTED_NEW;
+}
+
+/* Records the route and tells what to forward: the verdict of an accepted update. */
+static gm_router_verdict_t accept_route(gm_router_t *r, gm__dest_t *d, bool fresh,
+                                        const uint8_t neighbour[GM_ID_LEN], uint64_t now_ms,
+                                        gm_router_forward_t *fwd)
+{
+    bool changed;
+
+    d->heard_ms = now_ms;
+    changed = gm__router_heard(r, d, neighbour, r->scratch.a.seq, r->scratch.u.metric, now_ms);
+    if (!fresh && !changed) {
+        return GM_ROUTER_DUPLICATE;
+    }
+    if (gm__router_encode(d->signed_ann, d->signed_len, d->adv_metric, fwd->update,
+                          sizeof fwd->update, &fwd->len) != 0) {
+        fwd->len = 0; /* cannot happen: the bytes fitted when they came in */
+    }
+    d->pending = false;
+    return fresh ? GM_ROUTER_ACCEPTED_NEW : GM_ROUTER_ACCEPTED_ROUTE_ONLY;
+}
+
+/* Bytes identical to d's verified announcement: only what time or the trust store changes. */
+static gm_router_verdict_t judge_known(gm_router_t *r, long i, const uint8_t neighbour[GM_ID_LEN],
+                                       uint64_t now_ms, uint64_t wall_s, gm_router_forward_t *fwd)
+{
+    gm__dest_t *d = r->dests[i];
+    gm_cert_verdict_t cv = recheck_verified(r, &d->cert, wall_s);
+
+    fwd->cert_verdict = cv;
+    memcpy(fwd->origin, d->cert.body.node_id, GM_ID_LEN);
+    fwd->seq = d->seq;
+    if (cv != GM_CERT_OK) {
+        remove_dest(r, (size_t)i);
+        return verdict_of_cert(cv);
+    }
+    return accept_route(r, d, false, neighbour, now_ms, fwd);
+}
+
+/* A verified announcement: replay check, directory, route. */
+static gm_router_verdict_t take_verified(gm_router_t *r, const uint8_t neighbour[GM_ID_LEN],
+                                         uint64_t now_ms, gm_router_forward_t *fwd)
+{
+    long i = gm__router_find(r, r->scratch.cert.body.node_id);
+    gm__dest_t *d = i >= 0 ? r->dests[i] : NULL;
+    bool fresh = d == NULL || r->scratch.a.seq > d->seq;
+
+    if (d != NULL && r->scratch.a.seq < d->seq) {
+        return GM_ROUTER_OLD_SEQ;
+    }
+    if (d == NULL) {
+        d = add_dest(r);
+        if (d == NULL) {
+            return GM_ROUTER_DIRECTORY_FULL;
+        }
+    }
+    if (fresh) {
+        store_announcement(r, d);
+    }
+    /* Same number, other bytes (the origin signed twice): the first one stays. */
+    return accept_route(r, d, fresh, neighbour, now_ms, fwd);
+}
+
+static gm_router_verdict_t judge(gm_router_t *r, const uint8_t neighbour[GM_ID_LEN],
+                                 const uint8_t *buf, size_t len, uint64_t now_ms, uint64_t wall_s,
+                                 gm_router_forward_t *fwd)
+{
+    const gm_route_update_t *u = &r->scratch.u;
+    gm_router_verdict_t v;
+    long i;
+
+    if (!gm__router_is_neighbour(r, neighbour)) {
+        return GM_ROUTER_NO_LINK;
+    }
+    if (decode_layers(r, buf, len) != 0) {
+        return GM_ROUTER_MALFORMED;
+    }
+    if (same_bytes(u->announcement, u->announcement_len, r->own_signed, r->own_signed_len)) {
+        memcpy(fwd->origin, r->own.body.node_id, GM_ID_LEN);
+        fwd->seq = r->own_seq;
+        return GM_ROUTER_DUPLICATE; /* our latest announcement, back from the flood */
+    }
+    /* Only to find the entry: the bytes are trusted only if they equal verified ones. */
+    i = -1;
+    if (gm_cert_decode(r->scratch.a.cert, r->scratch.a.cert_len, &r->scratch.cert) == 0) {
+        i = gm__router_find(r, r->scratch.cert.body.node_id);
+        if (i >= 0 && same_bytes(u->announcement, u->announcement_len, r->dests[i]->signed_ann,
+                                 r->dests[i]->signed_len)) {
+            return judge_known(r, i, neighbour, now_ms, wall_s, fwd);
+        }
+    }
+    v = judge_new(r, neighbour, i, wall_s, fwd);
+    if (v != GM_ROUTER_ACCEPTED_NEW) {
+        return v;
+    }
+    return take_verified(r, neighbour, now_ms, fwd);
+}
+
+gm_router_verdict_t gm_router_on_update(gm_router_t *r, const uint8_t neighbour[GM_ID_LEN],
+                                        const uint8_t *buf, size_t len, uint64_t now_ms,
+                                        uint64_t wall_s, gm_router_forward_t *fwd)
+{
+    gm_router_verdict_t v;
+
+    memset(fwd->origin, 0, sizeof fwd->origin);
+    fwd->seq = 0;
+    fwd->cert_verdict = GM_CERT_OK;
+    fwd->len = 0;
+    v = judge(r, neighbour, buf, len, now_ms, wall_s, fwd);
+    r->stats.verdicts[v]++;
+    return v;
+}

@@ -1,0 +1,90 @@
+/* Shared between node/router.c (announcements, directory) and node/router_table.c (routes). */
+#ifndef GM_ROUTER_INTERNAL_H
+#define GM_ROUTER_INTERNAL_H
+
+#include "node/router.h"
+
+/* The last (seq, metric) heard from one neighbour about one destination. */
+typedef struct {
+    uint8_t via[GM_ID_LEN];
+    uint64_t seq;
+    uint32_t adv; /* the metric the neighbour advertised, below the infinity */
+    uint64_t heard_ms;
+} gm__route_t;
+
+/*
+ * A directory entry and its routing state: one allocation, made when the node
+ * is first accepted, so that nothing on the update path can fail for memory.
+ */
+typedef struct {
+    gm_cert_t cert;
+    uint8_t
+        signed_ann[GM_ANNOUNCE_SIGNED_MAX]; /* the verified SignedAnnouncement, forwarded as is */
+    size_t signed_len;
+    uint8_t prekeys[GM_ANNOUNCE_PREKEYS_MAX];
+    size_t prekeys_len;
+    uint64_t seq, time, heard_ms;
+
+    long sel; /* index of the selected route, -1 if unreachable */
+    bool has_fd;
+    uint64_t fd_seq; /* feasibility distance: the best (seq, metric) ever selected */
+    uint32_t fd_metric;
+    uint64_t adv_seq; /* what this node last advertised for it */
+    uint32_t adv_metric;
+    bool pending; /* the advertised route changed and no update went out yet */
+    size_t n_routes;
+    gm__route_t routes[]; /* max_neighbours: one per neighbour that offered a route */
+} gm__dest_t;
+
+struct gm_router {
+    const gm_node_keys_t *keys;
+    const gm_trust_t *trust;
+    gm_router_config_t cfg;
+    gm_cert_t own;
+
+    uint64_t own_seq;
+    bool announced, changed;
+    uint64_t last_announce_ms;
+    uint8_t prekeys[GM_ANNOUNCE_PREKEYS_MAX];
+    size_t prekeys_len;
+    uint8_t own_signed[GM_ANNOUNCE_SIGNED_MAX]; /* the last announcement made */
+    size_t own_signed_len;
+
+    uint8_t (*neighbours)[GM_ID_LEN]; /* malloc'd, max_neighbours */
+    size_t n_neighbours;
+    gm__dest_t **dests; /* malloc'd, max_nodes */
+    size_t n_dests;
+    gm_router_stats_t stats;
+
+    struct { /* decoding space for gm_router_on_update and the encoders, off the stack */
+        gm_route_update_t u;
+        gm_announce_signed_t s;
+        gm_announce_t a;
+        gm_cert_t cert;
+    } scratch;
+};
+
+/*
+ * Records what neighbour advertised for d (seq, metric as received) and
+ * reselects. Returns true if the route this node advertises for d changed.
+ */
+bool gm__router_heard(gm_router_t *r, gm__dest_t *d, const uint8_t via[GM_ID_LEN], uint64_t seq,
+                      uint32_t metric, uint64_t now_ms);
+
+/* The metric this node advertises for d: its route's if current, else the infinity. */
+uint32_t gm__router_adv_metric(const gm_router_t *r, const gm__dest_t *d);
+
+/* Drops d's routes not refreshed within the expiry; true if its advertised route changed. */
+bool gm__router_expire(gm_router_t *r, gm__dest_t *d, uint64_t now_ms);
+
+/* True if a link to id is up. */
+bool gm__router_is_neighbour(const gm_router_t *r, const uint8_t id[GM_ID_LEN]);
+
+/* Index of the directory entry for id, or -1. */
+long gm__router_find(const gm_router_t *r, const uint8_t id[GM_ID_LEN]);
+
+/* Encodes signed announcement bytes with metric as a RouteUpdate. GM_ELIMIT if cap is too small. */
+int gm__router_encode(const uint8_t *signed_ann, size_t signed_len, uint32_t metric, uint8_t *out,
+                      size_t cap, size_t *out_len);
+
+#endif
