@@ -27,10 +27,10 @@ static int io_all(int fd, uint8_t *p, size_t len, bool writing)
     return 0;
 }
 
-static int connect_to(const char *path, gm_why_t *why)
+static int connect_to(const char *path, unsigned timeout_ms, gm_why_t *why)
 {
     struct sockaddr_un sa;
-    struct timeval tv = {GM_CLIENT_TIMEOUT_MS / 1000, (GM_CLIENT_TIMEOUT_MS % 1000) * 1000};
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
     if (fd < 0) {
@@ -57,14 +57,33 @@ static int connect_to(const char *path, gm_why_t *why)
     return fd;
 }
 
-static int exchange(int fd, gm_control_op_t op, gm_control_response_t *out, gm_why_t *why)
+static int send_request(int fd, const gm_control_request_t *req)
 {
-    uint8_t req[64], hdr[4], *body;
-    size_t len;
-    int err = gm_wire_control_request_encode(op, req + 4, sizeof req - 4, &len);
+    size_t cap = gm_wire_control_request_size(req), len = 0;
+    uint8_t *msg;
+    int err;
 
-    gm_store_u32_be(req, (uint32_t)len);
-    err = err ? err : io_all(fd, req, len + 4, true);
+    if (cap > GM_CONTROL_REQUEST_MAX) {
+        return GM_ELIMIT;
+    }
+    msg = malloc(cap + 4);
+    if (msg == NULL) {
+        return GM_ENOMEM;
+    }
+    err = gm_wire_control_request_encode(req, msg + 4, cap, &len);
+    gm_store_u32_be(msg, (uint32_t)len);
+    err = err ? err : io_all(fd, msg, len + 4, true);
+    free(msg);
+    return err;
+}
+
+static int exchange(int fd, const gm_control_request_t *req, gm_control_response_t *out,
+                    gm_why_t *why)
+{
+    uint8_t hdr[4], *body;
+    size_t len;
+    int err = send_request(fd, req);
+
     err = err ? err : io_all(fd, hdr, 4, false);
     if (err != 0) {
         gm_why_set(why, "the node did not answer: %s", gm_strerror(err));
@@ -81,8 +100,8 @@ static int exchange(int fd, gm_control_op_t op, gm_control_response_t *out, gm_w
     return err;
 }
 
-int gm_client_request(const char *node_dir, const char *socket_path, gm_control_op_t op,
-                      gm_control_response_t *out, gm_why_t *why)
+int gm_client_call(const char *node_dir, const char *socket_path, const gm_control_request_t *req,
+                   unsigned timeout_ms, gm_control_response_t *out, gm_why_t *why)
 {
     char path[GM_PATH_MAX];
     int fd, err;
@@ -93,11 +112,53 @@ int gm_client_request(const char *node_dir, const char *socket_path, gm_control_
         gm_why_set(why, "%s: path too long", node_dir);
         return GM_ELIMIT;
     }
-    fd = connect_to(path, why);
+    fd = connect_to(path, timeout_ms, why);
     if (fd < 0) {
         return fd;
     }
-    err = exchange(fd, op, out, why);
+    err = exchange(fd, req, out, why);
     close(fd);
+    return err;
+}
+
+int gm_client_request(const char *node_dir, const char *socket_path, gm_control_op_t op,
+                      gm_control_response_t *out, gm_why_t *why)
+{
+    gm_control_request_t req = {.op = op};
+
+    return gm_client_call(node_dir, socket_path, &req, GM_CLIENT_TIMEOUT_MS, out, why);
+}
+
+int gm_client_mesh(const char *node_dir, const char *socket_path, const gm_mesh_request_t *req,
+                   gm_mesh_response_t *out, gm_why_t *why)
+{
+    gm_control_request_t creq = {.op = GM_OP_MESH};
+    gm_control_response_t r;
+    size_t len = gm_wire_mesh_request_size(req);
+    int err;
+
+    creq.arg = malloc(len + 1);
+    if (creq.arg == NULL) {
+        gm_why_set(why, "out of memory");
+        return GM_ENOMEM;
+    }
+    err = gm_wire_mesh_request_encode(req, creq.arg, len, &creq.arg_len);
+    if (err != 0) {
+        gm_why_set(why, "cannot encode the request: %s", gm_strerror(err));
+    } else {
+        err = gm_client_call(node_dir, socket_path, &creq, GM_CLIENT_MESH_TIMEOUT_MS, &r, why);
+    }
+    free(creq.arg);
+    if (err != 0) {
+        return err;
+    }
+    if (r.error != 0) {
+        err = r.error;
+        gm_why_set(why, "%s", r.message);
+    } else if (gm_wire_mesh_response_decode(r.mesh, r.mesh_len, out) != 0) {
+        err = GM_EPROTO;
+        gm_why_set(why, "the node sent a mesh answer this tool cannot read");
+    }
+    gm_control_response_free(&r);
     return err;
 }

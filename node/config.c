@@ -55,13 +55,14 @@ static const struct opt opts[] = {
     {"limits", "handshake_burst", T_U32, OFF(handshake_burst), 1, 1000000},
     {"mesh", "store_max_bytes", T_U64, OFF(store_max_bytes), 65536, UINT64_MAX},
     {"mesh", "store_max_per_origin", T_U64, OFF(store_max_per_origin), 65536, UINT64_MAX},
-    {"mesh", "max_bundle", T_U32, OFF(max_bundle), 256, 1u << 20},
+    {"mesh", "max_bundle", T_U32, OFF(max_bundle), 256, 262144},
     {"mesh", "commit_interval_ms", T_U32, OFF(commit_interval_ms), 0, 10000},
     {"mesh", "custody_timeout_ms", T_U32, OFF(custody_timeout_ms), 100, 3600000},
     {"mesh", "bundle_lifetime_s", T_U32, OFF(bundle_lifetime_s), 1, 30u * 86400u},
     {"mesh", "bundle_hop_limit", T_U32, OFF(bundle_hop_limit), 1, 255},
     {"mesh", "announce_interval_ms", T_U32, OFF(announce_interval_ms), 100, 86400000},
     {"mesh", "route_expiry_ms", T_U32, OFF(route_expiry_ms), 300, MAXU32},
+    {"mesh", "origin_rate", T_U32, OFF(origin_rate), 1, 10000000},
 };
 
 void gm_config_defaults(gm_node_config_t *c)
@@ -99,6 +100,7 @@ void gm_config_defaults(gm_node_config_t *c)
     c->bundle_hop_limit = 32;
     c->announce_interval_ms = 30000;
     c->route_expiry_ms = 100000;
+    c->origin_rate = 20000;
 }
 
 int gm_log_level_parse(const char *s)

@@ -1,6 +1,7 @@
 /*
  * The control socket: a Unix socket in the node directory (mode 0600) that
- * answers length-prefixed protobuf requests (status, peers) from local tools.
+ * answers length-prefixed protobuf requests (status, peers) from local tools,
+ * and hands mesh requests to the extension the mesh layer registers.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,15 +14,16 @@
 #include "node/node_internal.h"
 #include "proto/wire_control.h"
 
-#define REQUEST_MAX 1024
+#define REQUEST_MAX GM_CONTROL_REQUEST_MAX
+#define RBUF_MIN 512 /* the first receive buffer; it grows up to 4 + REQUEST_MAX */
 
 typedef struct client {
     uv_pipe_t h;
     struct client *next;
     gm_control_t *ctl;
     gm_node_t *node; /* the server (ctl) may be freed before this client's close callback */
-    uint8_t buf[4 + REQUEST_MAX];
-    size_t len;
+    uint8_t *buf;    /* malloc'd, grown as a request needs */
+    size_t len, cap;
 } client_t;
 
 struct gm_control {
@@ -89,7 +91,26 @@ static void fill_peer(const gm_node_t *n, const gm_link_t *l, gm_peer_info_t *p)
     p->rekeys = l->rekeys;
 }
 
-static int answer(gm_node_t *n, gm_control_op_t op, uint8_t **out, size_t *out_len)
+/* GM_OP_MESH: the extension's encoded answer, or why there is none. */
+static void answer_mesh(gm_node_t *n, const gm_control_request_t *req, gm_control_response_t *r)
+{
+    int err;
+
+    if (n->control_ext == NULL) {
+        r->error = GM_ENOENT;
+        snprintf(r->message, sizeof r->message, "this node runs no mesh layer");
+        return;
+    }
+    err = n->control_ext(n->control_ext_ctx, req->arg, req->arg_len, &r->mesh, &r->mesh_len);
+    if (err != 0) {
+        r->error = err;
+        r->mesh = NULL;
+        r->mesh_len = 0;
+        snprintf(r->message, sizeof r->message, "the mesh layer failed: %s", gm_strerror(err));
+    }
+}
+
+static int answer(gm_node_t *n, const gm_control_request_t *req, uint8_t **out, size_t *out_len)
 {
     gm_control_response_t *r = calloc(1, sizeof *r);
     size_t k = 0;
@@ -98,7 +119,9 @@ static int answer(gm_node_t *n, gm_control_op_t op, uint8_t **out, size_t *out_l
     if (r == NULL) {
         return GM_ENOMEM;
     }
-    if (op == GM_OP_STATUS) {
+    if (req->op == GM_OP_MESH) {
+        answer_mesh(n, req, r);
+    } else if (req->op == GM_OP_STATUS) {
         r->has_status = true;
         fill_status(n, &r->status);
     } else {
@@ -115,6 +138,7 @@ static int answer(gm_node_t *n, gm_control_op_t op, uint8_t **out, size_t *out_l
     }
     err = gm_wire_control_response_encode(r, out, out_len);
     free(r->peers);
+    free(r->mesh);
     free(r);
     return err;
 }
@@ -126,6 +150,7 @@ static void on_client_closed(uv_handle_t *h)
     client_t *c = h->data;
     gm_node_t *n = c->node;
 
+    free(c->buf);
     free(c);
     gm__handle_closed(n);
 }
@@ -148,12 +173,12 @@ static void on_reply_written(uv_write_t *req, int status)
     free(req);
 }
 
-static void reply(client_t *c, gm_control_op_t op)
+static void reply(client_t *c, const gm_control_request_t *creq)
 {
     uint8_t *body = NULL, *msg;
     size_t len = 0;
     uv_write_t *req = malloc(sizeof *req);
-    int err = answer(c->ctl->node, op, &body, &len);
+    int err = answer(c->ctl->node, creq, &body, &len);
 
     msg = err == 0 ? malloc(len + 4) : NULL;
     if (req == NULL || msg == NULL) {
@@ -175,18 +200,31 @@ static void reply(client_t *c, gm_control_op_t op)
     }
 }
 
+/* The buffer doubles when full, up to one whole request; none left (ENOMEM) closes the client. */
 static void on_client_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     client_t *c = h->data;
 
     (void)suggested;
-    *buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(sizeof c->buf - c->len));
+    if (c->len == c->cap && c->cap < 4 + REQUEST_MAX) {
+        size_t cap = c->cap == 0 ? RBUF_MIN : c->cap * 2;
+        uint8_t *p = realloc(c->buf, cap < 4 + REQUEST_MAX ? cap : 4 + REQUEST_MAX);
+        if (p != NULL) {
+            c->buf = p;
+            c->cap = cap < 4 + REQUEST_MAX ? cap : 4 + REQUEST_MAX;
+        }
+    }
+    if (c->buf == NULL) {
+        *buf = uv_buf_init(NULL, 0); /* UV_ENOBUFS: the read callback closes the client */
+        return;
+    }
+    *buf = uv_buf_init((char *)c->buf + c->len, (unsigned)(c->cap - c->len));
 }
 
 static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     client_t *c = s->data;
-    gm_control_op_t op;
+    gm_control_request_t req;
     size_t want;
 
     (void)buf;
@@ -205,11 +243,12 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (c->len < 4 + want) {
             return;
         }
-        if (gm_wire_control_request_decode(c->buf + 4, want, &op) != 0) {
+        if (gm_wire_control_request_decode(c->buf + 4, want, &req) != 0) {
             client_close(c);
             return;
         }
-        reply(c, op);
+        reply(c, &req);
+        gm_control_request_free(&req);
         memmove(c->buf, c->buf + 4 + want, c->len - 4 - want);
         c->len -= 4 + want;
     }
@@ -318,4 +357,10 @@ void gm__control_stop(gm_node_t *n)
     }
     unlink(ctl->path);
     uv_close((uv_handle_t *)&ctl->server, on_server_closed);
+}
+
+void gm_node_set_control_ext(gm_node_t *n, gm_node_control_ext fn, void *ctx)
+{
+    n->control_ext = fn;
+    n->control_ext_ctx = fn != NULL ? ctx : NULL;
 }

@@ -12,11 +12,27 @@ static ProtobufCBinaryData bin(const uint8_t *p, size_t len)
     return b;
 }
 
-int gm_wire_control_request_encode(gm_control_op_t op, uint8_t *out, size_t cap, size_t *out_len)
+static void request_out(const gm_control_request_t *req, Gmwire__ControlRequest *m)
 {
-    Gmwire__ControlRequest m = GMWIRE__CONTROL_REQUEST__INIT;
+    gmwire__control_request__init(m);
+    m->op = (Gmwire__ControlOp)req->op;
+    m->arg = bin(req->arg, req->arg_len);
+}
 
-    m.op = (Gmwire__ControlOp)op;
+size_t gm_wire_control_request_size(const gm_control_request_t *req)
+{
+    Gmwire__ControlRequest m;
+
+    request_out(req, &m);
+    return gmwire__control_request__get_packed_size(&m);
+}
+
+int gm_wire_control_request_encode(const gm_control_request_t *req, uint8_t *out, size_t cap,
+                                   size_t *out_len)
+{
+    Gmwire__ControlRequest m;
+
+    request_out(req, &m);
     if (gmwire__control_request__get_packed_size(&m) > cap) {
         return GM_ELIMIT;
     }
@@ -24,12 +40,13 @@ int gm_wire_control_request_encode(gm_control_op_t op, uint8_t *out, size_t cap,
     return 0;
 }
 
-int gm_wire_control_request_decode(const uint8_t *buf, size_t len, gm_control_op_t *op)
+int gm_wire_control_request_decode(const uint8_t *buf, size_t len, gm_control_request_t *out)
 {
     Gmwire__ControlRequest *m;
+    gm_control_request_t r = {0};
     int err = GM_EPROTO;
 
-    if (len > 1024) {
+    if (len > GM_CONTROL_REQUEST_MAX) {
         return GM_EPROTO;
     }
     m = gmwire__control_request__unpack(NULL, len, buf);
@@ -37,12 +54,28 @@ int gm_wire_control_request_decode(const uint8_t *buf, size_t len, gm_control_op
         return GM_EPROTO;
     }
     if (m->op == GMWIRE__CONTROL_OP__CONTROL_OP_STATUS ||
-        m->op == GMWIRE__CONTROL_OP__CONTROL_OP_PEERS) {
-        *op = (gm_control_op_t)m->op;
-        err = 0;
+        m->op == GMWIRE__CONTROL_OP__CONTROL_OP_PEERS ||
+        m->op == GMWIRE__CONTROL_OP__CONTROL_OP_MESH) {
+        r.op = (gm_control_op_t)m->op;
+        r.arg_len = m->arg.len;
+        r.arg = r.arg_len > 0 ? malloc(r.arg_len) : NULL;
+        err = r.arg_len > 0 && r.arg == NULL ? GM_ENOMEM : 0;
+    }
+    if (err == 0 && r.arg_len > 0) {
+        memcpy(r.arg, m->arg.data, r.arg_len);
     }
     gmwire__control_request__free_unpacked(m, NULL);
+    if (err == 0) {
+        *out = r;
+    }
     return err;
+}
+
+void gm_control_request_free(gm_control_request_t *req)
+{
+    free(req->arg);
+    req->arg = NULL;
+    req->arg_len = 0;
 }
 
 /* Counters: the generated structs live in the caller's arrays. */
@@ -134,6 +167,7 @@ int gm_wire_control_response_encode(const gm_control_response_t *r, uint8_t **ou
         counters_out(r->refusals, r->n_refusals, refusals, rp);
         m.n_refusals = r->n_refusals;
         m.refusals = rp;
+        m.mesh = bin(r->mesh, r->mesh_len);
         *out_len = gmwire__control_response__get_packed_size(&m);
         *out = malloc(*out_len + 1);
         err = *out != NULL ? 0 : GM_ENOMEM;
@@ -230,8 +264,15 @@ int gm_wire_control_response_decode(const uint8_t *buf, size_t len, gm_control_r
         peer_in(&r.peers[i], m->peers[i]);
     }
     r.n_refusals = counters_in(r.refusals, m->refusals, m->n_refusals);
+    r.mesh_len = m->mesh.len;
+    r.mesh = malloc(r.mesh_len + 1);
+    if (r.mesh != NULL && r.mesh_len > 0) {
+        memcpy(r.mesh, m->mesh.data, r.mesh_len);
+    }
     gmwire__control_response__free_unpacked(m, NULL);
-    if (r.peers == NULL) {
+    if (r.peers == NULL || r.mesh == NULL) {
+        free(r.peers);
+        free(r.mesh);
         return GM_ENOMEM;
     }
     *out = r;
@@ -243,4 +284,7 @@ void gm_control_response_free(gm_control_response_t *r)
     free(r->peers);
     r->peers = NULL;
     r->n_peers = 0;
+    free(r->mesh);
+    r->mesh = NULL;
+    r->mesh_len = 0;
 }

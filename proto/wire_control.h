@@ -9,12 +9,21 @@
 #include "crypto/common.h"
 #include "proto/wire_cert.h"
 
-#define GM_CONTROL_MAX_MSG (4u << 20)
+#define GM_CONTROL_MAX_MSG (4u << 20)     /* a response */
+#define GM_CONTROL_REQUEST_MAX (1u << 20) /* a request: a revocation list fits */
 #define GM_CONTROL_MAX_PEERS 4096
 #define GM_CONTROL_MAX_COUNTERS 32
 #define GM_CONTROL_MAX_LISTEN 16
 
-typedef enum { GM_OP_STATUS = 1, GM_OP_PEERS = 2 } gm_control_op_t;
+typedef enum { GM_OP_STATUS = 1, GM_OP_PEERS = 2, GM_OP_MESH = 3 } gm_control_op_t;
+
+typedef struct {
+    gm_control_op_t op;
+    /* GM_OP_MESH: an encoded MeshRequest. Encode: borrowed; decode: malloc'd (NULL when
+       empty), release with gm_control_request_free() */
+    uint8_t *arg;
+    size_t arg_len;
+} gm_control_request_t;
 
 typedef struct {
     char name[32];
@@ -49,17 +58,28 @@ typedef struct {
     size_t n_peers;
     gm_counter_t refusals[GM_CONTROL_MAX_COUNTERS];
     size_t n_refusals;
+    uint8_t *mesh; /* GM_OP_MESH: an encoded MeshResponse; malloc'd by the decoder */
+    size_t mesh_len;
 } gm_control_response_t;
 
-GM_MUST_CHECK int gm_wire_control_request_encode(gm_control_op_t op, uint8_t *out, size_t cap,
-                                                 size_t *out_len);
+/* Encoded size of req. */
+size_t gm_wire_control_request_size(const gm_control_request_t *req);
+/* GM_ELIMIT if it does not fit in cap. */
+GM_MUST_CHECK int gm_wire_control_request_encode(const gm_control_request_t *req, uint8_t *out,
+                                                 size_t cap, size_t *out_len);
+/*
+ * GM_EPROTO if malformed, longer than GM_CONTROL_REQUEST_MAX or of an unknown op;
+ * GM_ENOMEM. *out is written only on success; release it with gm_control_request_free().
+ */
 GM_MUST_CHECK int gm_wire_control_request_decode(const uint8_t *buf, size_t len,
-                                                 gm_control_op_t *op);
-/* Allocates *out (free() it). */
+                                                 gm_control_request_t *out);
+void gm_control_request_free(gm_control_request_t *req);
+/* Allocates *out (free() it). r->mesh is borrowed. */
 GM_MUST_CHECK int gm_wire_control_response_encode(const gm_control_response_t *r, uint8_t **out,
                                                   size_t *out_len);
 GM_MUST_CHECK int gm_wire_control_response_decode(const uint8_t *buf, size_t len,
                                                   gm_control_response_t *out);
+/* Frees what the decoder allocated (peers, mesh). */
 void gm_control_response_free(gm_control_response_t *r);
 
 #endif

@@ -2,10 +2,13 @@
 #ifndef GM_TOOLS_CLI_H
 #define GM_TOOLS_CLI_H
 
+#include <cjson/cJSON.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "node/identity.h"
+#include "proto/wire_control.h"
+#include "proto/wire_mesh_control.h"
 
 /* Exit statuses of every guardmesh command. */
 enum {
@@ -17,8 +20,27 @@ enum {
 /* "guardmesh ca ..." (argv[0] is "ca"). Returns an exit status. */
 int gm_cli_ca(int argc, char **argv);
 
-/* "guardmesh --dir NODE_DIR status|peers ..." (argv[0] is the command). */
+/* "guardmesh --dir NODE_DIR status|peers|routes|debug|revocations ..." (argv[0] is the command). */
 int gm_cli_node(const char *dir, int argc, char **argv);
+
+/* The mesh commands of gm_cli_node (tools/mesh_cmds.c); argv[0] is the command. */
+int gm_cli_routes(const char *dir, int argc, char **argv);
+int gm_cli_debug(const char *dir, int argc, char **argv);
+int gm_cli_revocations(const char *dir, int argc, char **argv);
+
+/*
+ * The mesh layer's counters for `status`: 0 with *out filled (release it with
+ * gm_mesh_response_free), -1 when the node runs no mesh layer, or an exit
+ * status after printing why.
+ */
+int gm_cli_mesh_status(const char *dir, gm_mesh_response_t *out);
+
+/* Output helpers shared by the node commands. */
+void gm_cli_fmt_age(uint64_t ms, char out[32]);
+cJSON *gm_cli_counters_json(const gm_counter_t *c, size_t n);
+void gm_cli_counters_print(const char *label, const gm_counter_t *c, size_t n);
+/* Prints o as JSON on stdout and deletes it. */
+void gm_cli_print_json(cJSON *o);
 
 /* Prints "guardmesh: <msg>" to stderr and returns GM_EXIT_FAIL. */
 int gm_cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

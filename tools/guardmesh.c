@@ -21,9 +21,17 @@ static void usage(FILE *out)
                  "  ca show     print a certificate and whether it is acceptable\n"
                  "\n"
                  "  --dir NODE_DIR status [--json]   the running node: identity, listeners, counters\n"
+                 "                                   (and the mesh layer's, with its directory size)\n"
                  "  --dir NODE_DIR peers [--json]    its links: peer, role, address, age, traffic\n"
+                 "  --dir NODE_DIR routes [--json]   its routing table: destination, next hop, metric\n"
+                 "  --dir NODE_DIR revocations add CRL_FILE\n"
+                 "                                   apply a signed revocation list; the mesh floods it\n"
+                 "  --dir NODE_DIR debug inject --to NODE_ID_HEX|--all [--size N] [--count K]\n"
+                 "                 [--priority emergency|urgent|normal|bulk] [--lifetime SECONDS]\n"
+                 "                 [--json]          test traffic: K bundles of N random bytes\n"
                  "\n"
-                 "'guardmesh ca COMMAND --help' describes each one.\n");
+                 "'guardmesh ca COMMAND --help' and 'guardmesh --dir NODE_DIR COMMAND --help'\n"
+                 "describe each one.\n");
 }
 
 int gm_cli_fail(const char *fmt, ...)

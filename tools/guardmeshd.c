@@ -7,6 +7,7 @@
 #include <string.h>
 #include <uv.h>
 
+#include "node/mesh.h"
 #include "node/node.h"
 
 enum { O_DIR = 1, O_LISTEN, O_PEER, O_CONFIG, O_LOG, O_PASS, O_MESH_ID, O_MESH_KEY, O_DISC,
@@ -178,9 +179,15 @@ static int run(uv_loop_t *loop, const char *dir, const gm_node_config_t *cfg)
 {
     gm_node_env_t env = {.loop = loop};
     struct daemon d;
+    gm_mesh_t *mesh = NULL;
     gm_why_t why;
+    int rc = 0;
 
     if (gm_node_new(&env, dir, cfg, &d.node, &why) != 0) {
+        return fail(why.msg);
+    }
+    if (gm_mesh_new(d.node, &mesh, &why) != 0) { /* the store: a corrupt one stops us here */
+        gm_node_free(d.node);
         return fail(why.msg);
     }
     uv_signal_init(loop, &d.sigint);
@@ -191,15 +198,14 @@ static int run(uv_loop_t *loop, const char *dir, const gm_node_config_t *cfg)
     uv_signal_start(&d.sigint, on_signal, SIGINT);
     uv_signal_start(&d.sigterm, on_signal, SIGTERM);
     if (gm_node_start(d.node, &why) != 0) {
-        fail(why.msg);
+        rc = fail(why.msg);
         gm_node_stop(d.node, on_stopped, &d);
-        uv_run(loop, UV_RUN_DEFAULT);
-        gm_node_free(d.node);
-        return 1;
     }
     uv_run(loop, UV_RUN_DEFAULT);
+    gm_mesh_free(mesh); /* commits what the last turn put */
+    uv_run(loop, UV_RUN_DEFAULT);
     gm_node_free(d.node);
-    return 0;
+    return rc;
 }
 
 int main(int argc, char **argv)

@@ -1,4 +1,7 @@
-/* guardmesh --dir NODE_DIR status|peers [--json]: ask a running node. */
+/*
+ * guardmesh --dir NODE_DIR status|peers [--json]: ask a running node; the
+ * mesh commands (routes, debug, revocations) are in tools/mesh_cmds.c.
+ */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +11,7 @@
 #include "tools/cli.h"
 #include "tools/util.h"
 
-static void fmt_age(uint64_t ms, char out[32])
+void gm_cli_fmt_age(uint64_t ms, char out[32])
 {
     uint64_t s = ms / 1000;
 
@@ -23,7 +26,7 @@ static void fmt_age(uint64_t ms, char out[32])
     }
 }
 
-static cJSON *counters_json(const gm_counter_t *c, size_t n)
+cJSON *gm_cli_counters_json(const gm_counter_t *c, size_t n)
 {
     cJSON *o = cJSON_CreateObject();
 
@@ -33,7 +36,7 @@ static cJSON *counters_json(const gm_counter_t *c, size_t n)
     return o;
 }
 
-static void counters_print(const char *label, const gm_counter_t *c, size_t n)
+void gm_cli_counters_print(const char *label, const gm_counter_t *c, size_t n)
 {
     int shown = 0;
 
@@ -46,16 +49,16 @@ static void counters_print(const char *label, const gm_counter_t *c, size_t n)
     printf("%s\n", shown ? "" : "none");
 }
 
-static void status_print(const gm_status_info_t *s)
+static void status_print(const gm_status_info_t *s, const gm_mesh_response_t *mesh)
 {
-    char id[2 * GM_ID_LEN + 1], mesh[33], age[32];
+    char id[2 * GM_ID_LEN + 1], mesh_id[33], age[32];
 
     gm_hex_encode(id, s->node_id, GM_ID_LEN);
-    gm_hex_encode(mesh, s->mesh_id, 16);
-    fmt_age(s->uptime_ms, age);
+    gm_hex_encode(mesh_id, s->mesh_id, 16);
+    gm_cli_fmt_age(s->uptime_ms, age);
     printf("node        %s@%s (%s)\n", s->callsign, s->org, s->role);
     printf("node id     %s\n", id);
-    printf("mesh id     %s\n", mesh);
+    printf("mesh id     %s\n", mesh_id);
     printf("uptime      %s\n", age);
     printf("listening  ");
     for (size_t i = 0; i < s->n_listening; i++) {
@@ -63,11 +66,15 @@ static void status_print(const gm_status_info_t *s)
     }
     printf("%s\n", s->n_listening ? "" : " nothing");
     printf("links       %u up, %u in handshake\n", s->links, s->handshakes);
-    counters_print("refusals", s->refusals, s->n_refusals);
-    counters_print("events", s->events, s->n_events);
+    gm_cli_counters_print("refusals", s->refusals, s->n_refusals);
+    gm_cli_counters_print("events", s->events, s->n_events);
+    if (mesh != NULL) {
+        printf("directory   %u node%s\n", mesh->directory, mesh->directory == 1 ? "" : "s");
+        gm_cli_counters_print("mesh", mesh->counters, mesh->n_counters);
+    }
 }
 
-static cJSON *status_json(const gm_status_info_t *s)
+static cJSON *status_json(const gm_status_info_t *s, const gm_mesh_response_t *mesh)
 {
     char hex[2 * GM_ID_LEN + 1];
     cJSON *o = cJSON_CreateObject(), *l = cJSON_AddArrayToObject(o, "listening");
@@ -85,8 +92,14 @@ static cJSON *status_json(const gm_status_info_t *s)
     }
     cJSON_AddNumberToObject(o, "links", s->links);
     cJSON_AddNumberToObject(o, "handshakes", s->handshakes);
-    cJSON_AddItemToObject(o, "refusals", counters_json(s->refusals, s->n_refusals));
-    cJSON_AddItemToObject(o, "events", counters_json(s->events, s->n_events));
+    cJSON_AddItemToObject(o, "refusals", gm_cli_counters_json(s->refusals, s->n_refusals));
+    cJSON_AddItemToObject(o, "events", gm_cli_counters_json(s->events, s->n_events));
+    if (mesh != NULL) {
+        cJSON *mo = cJSON_AddObjectToObject(o, "mesh");
+        cJSON_AddNumberToObject(mo, "directory", mesh->directory);
+        cJSON_AddItemToObject(mo, "counters",
+                              gm_cli_counters_json(mesh->counters, mesh->n_counters));
+    }
     return o;
 }
 
@@ -121,8 +134,8 @@ static void peers_print(const gm_control_response_t *r)
     for (size_t i = 0; i < r->n_peers; i++) {
         const gm_peer_info_t *p = &r->peers[i];
         char in[32], out[32];
-        fmt_age(p->age_ms, age);
-        fmt_age(p->last_seen_ms, seen);
+        gm_cli_fmt_age(p->age_ms, age);
+        gm_cli_fmt_age(p->last_seen_ms, seen);
         snprintf(who, sizeof who, "%s@%s", p->callsign, p->org);
         snprintf(in, sizeof in, "%llu/%llu", (unsigned long long)p->bytes_in,
                  (unsigned long long)p->frames_in);
@@ -134,10 +147,10 @@ static void peers_print(const gm_control_response_t *r)
     if (r->n_peers == 0) {
         printf("(no links up)\n");
     }
-    counters_print("refusals", r->refusals, r->n_refusals);
+    gm_cli_counters_print("refusals", r->refusals, r->n_refusals);
 }
 
-static void print_json(cJSON *o)
+void gm_cli_print_json(cJSON *o)
 {
     char *text = cJSON_Print(o);
 
@@ -146,18 +159,92 @@ static void print_json(cJSON *o)
     cJSON_Delete(o);
 }
 
-int gm_cli_node(const char *dir, int argc, char **argv)
+static const char node_usage[] =
+    "usage: guardmesh --dir NODE_DIR status [--json]\n"
+    "       guardmesh --dir NODE_DIR peers [--json]\n"
+    "       guardmesh --dir NODE_DIR routes [--json]\n"
+    "       guardmesh --dir NODE_DIR debug inject --to NODE_ID_HEX|--all [--size N] [--count K]\n"
+    "                                [--priority emergency|urgent|normal|bulk]\n"
+    "                                [--lifetime SECONDS] [--json]\n"
+    "       guardmesh --dir NODE_DIR revocations add CRL_FILE\n";
+
+/* status: the node's own answer, and the mesh layer's counters when it runs one. */
+static int status_cmd(const char *dir, bool json)
+{
+    gm_control_response_t r;
+    gm_mesh_response_t mesh;
+    gm_why_t why;
+    int rc;
+
+    if (gm_client_request(dir, NULL, GM_OP_STATUS, &r, &why) != 0) {
+        return gm_cli_fail("%s: %s", dir, why.msg);
+    }
+    if (r.error != 0 || !r.has_status) {
+        gm_control_response_free(&r);
+        return gm_cli_fail("%s: %s", dir, r.error != 0 ? r.message : "no status in the answer");
+    }
+    rc = gm_cli_mesh_status(dir, &mesh); /* -1: no mesh layer there */
+    if (rc <= 0) {
+        json ? gm_cli_print_json(status_json(&r.status, rc == 0 ? &mesh : NULL))
+             : status_print(&r.status, rc == 0 ? &mesh : NULL);
+    }
+    if (rc == 0) {
+        gm_mesh_response_free(&mesh);
+    }
+    gm_control_response_free(&r);
+    return rc < 0 ? 0 : rc;
+}
+
+static int peers_cmd(const char *dir, bool json)
 {
     gm_control_response_t r;
     gm_why_t why;
-    bool json = false;
-    gm_control_op_t op;
 
+    if (gm_client_request(dir, NULL, GM_OP_PEERS, &r, &why) != 0) {
+        return gm_cli_fail("%s: %s", dir, why.msg);
+    }
+    if (r.error != 0) {
+        gm_control_response_free(&r);
+        return gm_cli_fail("%s: %s", dir, r.message);
+    }
+    if (json) {
+        cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "peers");
+        for (size_t i = 0; i < r.n_peers; i++) {
+            cJSON_AddItemToArray(a, peer_json(&r.peers[i]));
+        }
+        cJSON_AddItemToObject(o, "refusals", gm_cli_counters_json(r.refusals, r.n_refusals));
+        gm_cli_print_json(o);
+    } else {
+        peers_print(&r);
+    }
+    gm_control_response_free(&r);
+    return 0;
+}
+
+int gm_cli_node(const char *dir, int argc, char **argv)
+{
+    bool json = false;
+
+    if (argc >= 1 && strcmp(argv[0], "routes") == 0) {
+        return gm_cli_routes(dir, argc, argv);
+    }
+    if (argc >= 1 && strcmp(argv[0], "debug") == 0) {
+        return gm_cli_debug(dir, argc, argv);
+    }
+    if (argc >= 1 && strcmp(argv[0], "revocations") == 0) {
+        return gm_cli_revocations(dir, argc, argv);
+    }
+    if (argc >= 1 && strcmp(argv[0], "--help") == 0) {
+        fputs(node_usage, stdout);
+        return 0;
+    }
     if (argc < 1 || (strcmp(argv[0], "status") != 0 && strcmp(argv[0], "peers") != 0)) {
-        fprintf(stderr, "usage: guardmesh --dir NODE_DIR status|peers [--json]\n");
+        if (argc >= 1) {
+            fprintf(stderr, "guardmesh: unknown node command '%s'\n", argv[0]);
+        }
+        fputs(node_usage, stderr);
         return GM_EXIT_USAGE;
     }
-    op = strcmp(argv[0], "status") == 0 ? GM_OP_STATUS : GM_OP_PEERS;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = true;
@@ -169,25 +256,5 @@ int gm_cli_node(const char *dir, int argc, char **argv)
             return GM_EXIT_USAGE;
         }
     }
-    if (gm_client_request(dir, NULL, op, &r, &why) != 0) {
-        return gm_cli_fail("%s: %s", dir, why.msg);
-    }
-    if (r.error != 0) {
-        gm_control_response_free(&r);
-        return gm_cli_fail("%s: %s", dir, r.message);
-    }
-    if (op == GM_OP_STATUS) {
-        json ? print_json(status_json(&r.status)) : status_print(&r.status);
-    } else if (json) {
-        cJSON *o = cJSON_CreateObject(), *a = cJSON_AddArrayToObject(o, "peers");
-        for (size_t i = 0; i < r.n_peers; i++) {
-            cJSON_AddItemToArray(a, peer_json(&r.peers[i]));
-        }
-        cJSON_AddItemToObject(o, "refusals", counters_json(r.refusals, r.n_refusals));
-        print_json(o);
-    } else {
-        peers_print(&r);
-    }
-    gm_control_response_free(&r);
-    return 0;
+    return strcmp(argv[0], "status") == 0 ? status_cmd(dir, json) : peers_cmd(dir, json);
 }

@@ -295,7 +295,8 @@ static bool response_equal(const gm_control_response_t *a, const gm_control_resp
 {
     bool same = SAME(error) && SAME_STR(message) && SAME(has_status) &&
                 (!a->has_status || status_equal(&a->status, &b->status)) && SAME(n_peers) &&
-                SAME(n_refusals) && counters_equal(a->refusals, b->refusals, a->n_refusals);
+                SAME(n_refusals) && counters_equal(a->refusals, b->refusals, a->n_refusals) &&
+                same_bytes(a->mesh, a->mesh_len, b->mesh, b->mesh_len);
 
     for (size_t i = 0; same && i < a->n_peers; i++) {
         same = peer_info_equal(&a->peers[i], &b->peers[i]);
@@ -306,14 +307,21 @@ static bool response_equal(const gm_control_response_t *a, const gm_control_resp
 static void fuzz_control(const uint8_t *body, size_t len)
 {
     static gm_control_response_t r1, r2;
-    gm_control_op_t op1, op2;
-    uint8_t req[16], *e1, *e2;
+    gm_control_request_t q1, q2;
+    uint8_t *req, *e1, *e2;
     size_t req_len, e1_len, e2_len;
 
-    if (gm_wire_control_request_decode(body, len, &op1) == 0) {
-        FUZZ_CHECK(op1 == GM_OP_STATUS || op1 == GM_OP_PEERS);
-        FUZZ_CHECK(gm_wire_control_request_encode(op1, req, sizeof req, &req_len) == 0);
-        FUZZ_CHECK(gm_wire_control_request_decode(req, req_len, &op2) == 0 && op1 == op2);
+    if (gm_wire_control_request_decode(body, len, &q1) == 0) {
+        FUZZ_CHECK(q1.op == GM_OP_STATUS || q1.op == GM_OP_PEERS || q1.op == GM_OP_MESH);
+        req = malloc(gm_wire_control_request_size(&q1) + 1);
+        FUZZ_CHECK(req != NULL);
+        FUZZ_CHECK(gm_wire_control_request_encode(&q1, req, gm_wire_control_request_size(&q1),
+                                                  &req_len) == 0);
+        FUZZ_CHECK(gm_wire_control_request_decode(req, req_len, &q2) == 0 && q1.op == q2.op);
+        FUZZ_CHECK(same_bytes(q1.arg, q1.arg_len, q2.arg, q2.arg_len));
+        free(req);
+        gm_control_request_free(&q1);
+        gm_control_request_free(&q2);
     }
     if (gm_wire_control_response_decode(body, len, &r1) != 0) {
         return;

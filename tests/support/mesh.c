@@ -46,8 +46,28 @@ void gm_test_mesh_init(gm_test_mesh_t *m)
     gm_test_org(&m->org_b, "metro-police");
 }
 
-size_t gm_test_mesh_start_at(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg,
-                             int64_t clock_offset)
+static void on_delivered(void *ctx, const gm_bundle_t *b)
+{
+    struct clock_ctx *c = ctx;
+    size_t i = c->i, n = c->m->delivered[i];
+
+    for (size_t k = 0; k < n; k++) {
+        if (memcmp(c->m->delivered_ids[i][k], b->id, GM_ID_LEN) == 0) {
+            c->m->delivered_twice[i]++;
+            return;
+        }
+    }
+    if ((n & (n - 1)) == 0) { /* grows at powers of two */
+        void *p = realloc(c->m->delivered_ids[i], (n ? 2 * n : 1) * GM_ID_LEN);
+        cr_assert_not_null(p);
+        c->m->delivered_ids[i] = p;
+    }
+    memcpy(c->m->delivered_ids[i][n], b->id, GM_ID_LEN);
+    c->m->delivered[i]++;
+}
+
+static size_t start(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg,
+                    int64_t clock_offset, bool with_mesh)
 {
     size_t i = m->n++;
     gm_node_env_t env;
@@ -64,9 +84,25 @@ size_t gm_test_mesh_start_at(gm_test_mesh_t *m, const char *dir, const gm_node_c
     env.clock_ctx = &clocks[i];
     env.log = m->logs[i];
     cr_assert_eq(gm_node_new(&env, dir, cfg, &m->nodes[i], &why), 0, "%s", why.msg);
-    gm_node_set_data_cb(m->nodes[i], on_data, &clocks[i]);
+    if (with_mesh) {
+        cr_assert_eq(gm_mesh_new(m->nodes[i], &m->meshes[i], &why), 0, "%s", why.msg);
+        gm_mesh_set_deliver_cb(m->meshes[i], on_delivered, &clocks[i]);
+    } else {
+        gm_node_set_data_cb(m->nodes[i], on_data, &clocks[i]);
+    }
     cr_assert_eq(gm_node_start(m->nodes[i], &why), 0, "%s", why.msg);
     return i;
+}
+
+size_t gm_test_mesh_start_at(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg,
+                             int64_t clock_offset)
+{
+    return start(m, dir, cfg, clock_offset, false);
+}
+
+size_t gm_test_mesh_start_mesh(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg)
+{
+    return start(m, dir, cfg, 0, true);
 }
 
 size_t gm_test_mesh_start(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg)
@@ -93,6 +129,8 @@ void gm_test_mesh_stop(gm_test_mesh_t *m, size_t i)
     while (m->stopped == before) {
         uv_run(&m->loop, UV_RUN_ONCE);
     }
+    gm_mesh_free(m->meshes[i]);
+    m->meshes[i] = NULL;
     gm_node_free(m->nodes[i]);
     m->nodes[i] = NULL;
 }
@@ -104,6 +142,7 @@ void gm_test_mesh_close(gm_test_mesh_t *m)
         if (m->logs[i] != NULL) {
             fclose(m->logs[i]);
         }
+        free(m->delivered_ids[i]);
     }
     gm_mem_hub_free(m->hub);
     uv_run(&m->loop, UV_RUN_DEFAULT);

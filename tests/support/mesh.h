@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 
+#include "node/mesh.h"
 #include "tests/support/ident.h"
 
 #define GM_TEST_MAX_NODES 16
@@ -21,6 +22,10 @@ typedef struct {
     /* data received by any node: counted per node index */
     uint64_t received[GM_TEST_MAX_NODES];
     uint64_t received_bytes[GM_TEST_MAX_NODES];
+    gm_mesh_t *meshes[GM_TEST_MAX_NODES];          /* NULL for link-only nodes */
+    uint64_t delivered[GM_TEST_MAX_NODES];         /* bundles the mesh delivered */
+    uint64_t delivered_twice[GM_TEST_MAX_NODES];   /* a bundle id delivered again */
+    uint8_t (*delivered_ids[GM_TEST_MAX_NODES])[GM_ID_LEN];
     size_t largest_len[GM_TEST_MAX_NODES];         /* the largest message received */
     uint8_t largest_hash[GM_TEST_MAX_NODES][32];   /* its BLAKE2b-256 */
 } gm_test_mesh_t;
@@ -37,6 +42,9 @@ size_t gm_test_mesh_start(gm_test_mesh_t *m, const char *dir, const gm_node_conf
 /* Starts a node with clock_offset seconds added to its wall clock. */
 size_t gm_test_mesh_start_at(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg,
                              int64_t clock_offset);
+
+/* Starts a node with the mesh layer (store, routes, bundles) on top. */
+size_t gm_test_mesh_start_mesh(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg);
 
 /* Stops and frees node i (its slot becomes NULL). */
 void gm_test_mesh_stop(gm_test_mesh_t *m, size_t i);

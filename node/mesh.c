@@ -1,0 +1,638 @@
+/*
+ * The mesh layer: custody, forwarding and delivery of bundles over a node's
+ * links (see mesh.h for the rules). Routes come from mesh_route.c, the
+ * anti-entropy exchange from mesh_sync.c.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/fileio.h"
+#include "node/mesh_internal.h"
+#include "proto/wire_mesh.h"
+
+static const char *const drop_names[GM_MDROP_COUNT] = {
+    [GM_MDROP_MALFORMED] = "malformed",     [GM_MDROP_EXPIRED] = "expired",
+    [GM_MDROP_FUTURE] = "from_the_future",  [GM_MDROP_TOO_LARGE] = "too_large",
+    [GM_MDROP_QUOTA] = "quota",             [GM_MDROP_EVICTED] = "evicted",
+    [GM_MDROP_HOP_LIMIT] = "hop_limit",     [GM_MDROP_REVOKED] = "revoked_source",
+    [GM_MDROP_STORE_ERROR] = "store_error", [GM_MDROP_RATE] = "origin_rate",
+};
+
+const char *gm_mesh_drop_name(gm_mesh_drop_t d)
+{
+    return d < GM_MDROP_COUNT ? drop_names[d] : "unknown";
+}
+
+static bool is_self(const gm_mesh_t *m, const uint8_t id[GM_ID_LEN])
+{
+    return memcmp(id, gm_node_id(m->node), GM_ID_LEN) == 0;
+}
+
+/* Flooded: to every neighbour, held until its lifetime ends. */
+bool gm__mesh_is_flood(const gm_bundle_t *b)
+{
+    return b->dst.kind != GM_DST_NODE || b->priority == GM_PRIO_EMERGENCY;
+}
+
+/* ---- sending bundles ---- */
+
+bool gm__mesh_transmit(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t hop[GM_ID_LEN])
+{
+    gm_bundle_t next = *b;
+    size_t len;
+
+    next.hops = (uint8_t)(b->hops + 1);
+    if (gm_wire_bundle_encode(&next, m->frame, GM_MESH_FRAME_MAX, &len) != 0 ||
+        gm_node_send(m->node, hop, GM_CH_BUNDLE, m->frame, len) != 0) {
+        m->blocked = true; /* a full queue: it drains, and we try again */
+        return false;
+    }
+    m->stats.sent++;
+    return true;
+}
+
+struct flood_ctx {
+    gm_mesh_t *m;
+    const gm_bundle_t *b;
+    const uint8_t *except;
+};
+
+static void flood_to(void *ctx, const uint8_t peer[GM_ID_LEN])
+{
+    struct flood_ctx *f = ctx;
+
+    if ((f->except == NULL || memcmp(peer, f->except, GM_ID_LEN) != 0) &&
+        memcmp(peer, f->b->src, GM_ID_LEN) != 0) {
+        (void)gm__mesh_transmit(f->m, f->b, peer);
+    }
+}
+
+/*
+ * Moves one held bundle on, if it can go: a flood to every neighbour but
+ * except (the one it came from); a unicast bundle to its next hop unless it
+ * is already waiting for that hop's acknowledgement.
+ */
+void gm__mesh_forward(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *except)
+{
+    uint8_t hop[GM_ID_LEN];
+    gm_inflight_entry_t *e;
+    uint64_t now = gm_node_now_ms(m->node);
+
+    if (b->hops >= b->hop_limit) {
+        return; /* it may still be delivered here, or pulled by no one */
+    }
+    if (gm__mesh_is_flood(b)) {
+        struct flood_ctx f = {m, b, except};
+        gm_node_each_peer(m->node, flood_to, &f);
+        return;
+    }
+    if (is_self(m, b->dst.id) || !gm__mesh_next_hop(m, b->dst.id, hop)) {
+        return; /* no route: it waits in custody */
+    }
+    e = gm_inflight_find(&m->inflight, b->id);
+    if (e != NULL && memcmp(e->hop, hop, GM_ID_LEN) == 0 &&
+        now - e->t_ms < m->cfg->custody_timeout_ms) {
+        return;
+    }
+    if (gm__mesh_transmit(m, b, hop) && gm_inflight_put(&m->inflight, b->id, hop, now) != 0) {
+        gm_node_log(m->node, GM_LOG_WARN, "mesh: out of memory tracking a bundle in flight");
+    }
+}
+
+static int forward_each(void *ctx, const gm_bundle_t *b, const uint8_t *data, size_t len)
+{
+    gm_mesh_t *m = ctx;
+
+    (void)data;
+    (void)len;
+    if (!gm__mesh_is_flood(b)) { /* floods went out on arrival; new links get them by sync */
+        gm__mesh_forward(m, b, NULL);
+    }
+    return 0;
+}
+
+/* Offers every held unicast bundle that has a route and is not waiting for an ack. */
+static void rescan(gm_mesh_t *m)
+{
+    int err;
+
+    m->rescan = false;
+    m->t_rescan = gm_node_now_ms(m->node);
+    err = gm_store_each(m->store, NULL, 0, forward_each, m);
+    if (err != 0) {
+        gm_node_log(m->node, GM_LOG_ERROR, "mesh: store scan failed: %s",
+                    gm_store_strerror(err));
+    }
+}
+
+/* ---- custody acks and deliveries wait for the commit ---- */
+
+static int queue_ack(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t id[GM_ID_LEN],
+                     uint64_t gen)
+{
+    if (m->n_acks == m->cap_acks) {
+        size_t cap = m->cap_acks ? m->cap_acks * 2 : 256;
+        struct gm_pending_ack *p = realloc(m->acks, cap * sizeof *p);
+        if (p == NULL) {
+            return GM_ENOMEM;
+        }
+        m->acks = p;
+        m->cap_acks = cap;
+    }
+    memcpy(m->acks[m->n_acks].peer, peer, GM_ID_LEN);
+    memcpy(m->acks[m->n_acks].id, id, GM_ID_LEN);
+    m->acks[m->n_acks++].gen = gen;
+    return 0;
+}
+
+static int queue_delivery(gm_mesh_t *m, const uint8_t *data, size_t len, uint64_t gen)
+{
+    struct gm_pending_delivery *d = malloc(sizeof *d + len);
+
+    if (d == NULL) {
+        return GM_ENOMEM;
+    }
+    d->gen = gen;
+    d->len = len;
+    memcpy(d->data, data, len);
+    d->next = NULL;
+    *m->deliveries_tail = d;
+    m->deliveries_tail = &d->next;
+    return 0;
+}
+
+/* Sends the acks whose generation is durable, batched per neighbour. */
+static void send_acks(gm_mesh_t *m)
+{
+    uint64_t durable = gm_store_durable_gen(m->store);
+    size_t keep = 0;
+
+    for (size_t i = 0; i < m->n_acks; i++) {
+        struct gm_pending_ack *a = &m->acks[i];
+        size_t n = 0, len;
+
+        if (a->gen > durable) {
+            m->acks[keep++] = *a;
+            continue;
+        }
+        if (a->gen == 0) {
+            continue; /* taken by an earlier batch for the same neighbour */
+        }
+        /* gather every durable ack for this neighbour from here on */
+        for (size_t j = i; j < m->n_acks && n < GM_ACK_MAX_IDS; j++) {
+            if (m->acks[j].gen != 0 && m->acks[j].gen <= durable &&
+                memcmp(m->acks[j].peer, a->peer, GM_ID_LEN) == 0) {
+                memcpy(m->ack_ids[n++], m->acks[j].id, GM_ID_LEN);
+                if (j != i) {
+                    m->acks[j].gen = 0;
+                }
+            }
+        }
+        if (gm_wire_ack_encode((const uint8_t(*)[GM_ID_LEN])m->ack_ids, n, m->frame,
+                               GM_MESH_FRAME_MAX, &len) == 0 &&
+            gm_node_send_control(m->node, a->peer, GM_CH_ACK, m->frame, len) == 0) {
+            m->stats.acks_sent += n;
+        } else if (gm_node_has_link(m->node, a->peer)) {
+            /* a full queue: the neighbour offers the bundles again and is acked then */
+            gm_node_log(m->node, GM_LOG_DEBUG, "mesh: %zu custody acks deferred", n);
+        }
+    }
+    m->n_acks = keep;
+}
+
+static void run_deliveries(gm_mesh_t *m)
+{
+    uint64_t durable = gm_store_durable_gen(m->store);
+
+    while (m->deliveries != NULL && m->deliveries->gen <= durable) {
+        struct gm_pending_delivery *d = m->deliveries;
+        gm_bundle_t b;
+
+        m->deliveries = d->next;
+        if (m->deliveries == NULL) {
+            m->deliveries_tail = &m->deliveries;
+        }
+        if (gm_wire_bundle_decode(d->data, d->len, d->len, &b) == 0) {
+            m->stats.delivered++;
+            if (m->deliver_cb != NULL) {
+                m->deliver_cb(m->deliver_ctx, &b);
+            }
+        }
+        free(d);
+    }
+}
+
+/* Group commit, then what waited for it. */
+static void commit(gm_mesh_t *m)
+{
+    int n = gm_store_commit(m->store);
+
+    m->t_commit = gm_node_now_ms(m->node);
+    m->dirty = false;
+    if (n < 0) {
+        /* the group is lost: nothing of it was acknowledged, the senders offer it again */
+        gm_node_log(m->node, GM_LOG_ERROR, "mesh: store commit failed: %s",
+                    gm_store_errmsg(m->store));
+        m->stats.dropped[GM_MDROP_STORE_ERROR]++;
+        m->n_acks = 0;
+        return;
+    }
+    send_acks(m);
+    run_deliveries(m);
+}
+
+static void on_commit_timer(uv_timer_t *t)
+{
+    gm_mesh_t *m = t->data;
+
+    if (m->dirty) {
+        commit(m);
+    }
+}
+
+/* Something was put: commit at the end of this turn, or within commit_interval_ms. */
+static void mark_dirty(gm_mesh_t *m)
+{
+    if (!m->dirty) {
+        m->dirty = true;
+        if (m->cfg->commit_interval_ms > 0) {
+            uv_timer_start(&m->commit_timer, on_commit_timer, m->cfg->commit_interval_ms, 0);
+        }
+    }
+}
+
+/* ---- receiving ---- */
+
+static gm_mesh_drop_t put_refusal(int err)
+{
+    switch (err) {
+    case GM_STORE_EEXPIRED:
+        return GM_MDROP_EXPIRED;
+    case GM_STORE_EFUTURE:
+        return GM_MDROP_FUTURE;
+    case GM_STORE_ETOOBIG:
+        return GM_MDROP_TOO_LARGE;
+    case GM_STORE_EQUOTA:
+        return GM_MDROP_QUOTA;
+    default:
+        return GM_MDROP_STORE_ERROR;
+    }
+}
+
+/* Delivers here if it is for us: marked in this group, handed over once durable. */
+static void maybe_deliver(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *data, size_t len)
+{
+    uint64_t gen;
+    bool for_me = b->dst.kind == GM_DST_ALL ||
+                  (b->dst.kind == GM_DST_NODE && is_self(m, b->dst.id)) ||
+                  (b->dst.kind == GM_DST_GROUP && gm__mesh_in_group(m, b->dst.id));
+
+    if (!for_me || is_self(m, b->src)) {
+        return;
+    }
+    if (b->dst.kind == GM_DST_NODE && !gm__mesh_is_flood(b)) {
+        if (gm_store_mark_delivered(m->store, b->id, &gen) != 0) {
+            return;
+        }
+    } else {
+        gen = m->last_put_gen; /* a flood stays held for others; seen ids stop a second copy */
+    }
+    if (queue_delivery(m, data, len, gen) != 0) {
+        gm_node_log(m->node, GM_LOG_ERROR, "mesh: out of memory delivering a bundle");
+    }
+}
+
+/* Token bucket per origin: origin_rate per second, a second's worth at once. */
+static bool origin_allows(gm_mesh_t *m, const uint8_t origin[GM_ID_LEN])
+{
+    uint64_t now = gm_node_now_ms(m->node);
+    double rate = m->cfg->origin_rate;
+    struct gm_origin_slot *s = NULL, *oldest = &m->origins[0];
+
+    for (size_t i = 0; i < GM_MESH_ORIGIN_SLOTS && s == NULL; i++) {
+        if (memcmp(m->origins[i].id, origin, GM_ID_LEN) == 0 && m->origins[i].t_ms != 0) {
+            s = &m->origins[i];
+        } else if (m->origins[i].t_ms < oldest->t_ms) {
+            oldest = &m->origins[i];
+        }
+    }
+    if (s == NULL) { /* a new origin takes the least recently seen slot */
+        s = oldest;
+        memcpy(s->id, origin, GM_ID_LEN);
+        s->tokens = rate;
+        s->t_ms = now;
+    }
+    s->tokens += (double)(now - s->t_ms) * rate / 1000.0;
+    s->tokens = s->tokens > rate ? rate : s->tokens;
+    s->t_ms = now != 0 ? now : 1;
+    if (s->tokens < 1.0) {
+        return false;
+    }
+    s->tokens -= 1.0;
+    return true;
+}
+
+static void on_bundle(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data,
+                      size_t len)
+{
+    gm_bundle_t b;
+    uint64_t gen = 0;
+    int err = gm_wire_bundle_decode(data, len, m->cfg->max_bundle, &b);
+
+    if (err != 0) {
+        m->stats.dropped[err == GM_ELIMIT ? GM_MDROP_TOO_LARGE : GM_MDROP_MALFORMED]++;
+        return;
+    }
+    if (gm__mesh_source_revoked(m, b.src)) {
+        m->stats.dropped[GM_MDROP_REVOKED]++;
+        return;
+    }
+    if (b.priority != GM_PRIO_EMERGENCY && !origin_allows(m, b.src)) {
+        m->stats.dropped[GM_MDROP_RATE]++;
+        return; /* not acknowledged: the previous hop keeps it and offers it again later */
+    }
+    /* readmit: a unicast bundle this node handed on and that came back is held again */
+    err = gm__mesh_is_flood(&b) ? gm_store_put(m->store, &b, data, len, gm_node_wall(m->node), &gen)
+                                : gm_store_readmit(m->store, &b, data, len,
+                                                   gm_node_wall(m->node), &gen);
+    if (err == GM_STORE_EDUPLICATE) {
+        m->stats.duplicates++;
+        (void)queue_ack(m, peer, b.id, gen); /* its ack may have been lost: again */
+        mark_dirty(m);
+        return;
+    }
+    if (err != 0) {
+        gm_mesh_drop_t why = put_refusal(err);
+        m->stats.dropped[why]++;
+        if (why == GM_MDROP_EXPIRED) {
+            (void)queue_ack(m, peer, b.id, gm_store_durable_gen(m->store)); /* stop retries */
+        }
+        return;
+    }
+    m->stats.accepted++;
+    m->last_put_gen = gen;
+    mark_dirty(m);
+    if (queue_ack(m, peer, b.id, gen) != 0) {
+        gm_node_log(m->node, GM_LOG_WARN, "mesh: out of memory queueing a custody ack");
+    }
+    maybe_deliver(m, &b, data, len);
+    gm__mesh_forward(m, &b, peer);
+}
+
+static void on_ack(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data, size_t len)
+{
+    size_t n;
+
+    if (gm_wire_ack_decode(data, len, m->ack_ids, &n) != 0) {
+        m->stats.dropped[GM_MDROP_MALFORMED]++;
+        return;
+    }
+    m->stats.acks_received += n;
+    for (size_t i = 0; i < n; i++) {
+        gm_inflight_entry_t *e = gm_inflight_find(&m->inflight, m->ack_ids[i]);
+        if (e == NULL || memcmp(e->hop, peer, GM_ID_LEN) != 0) {
+            continue; /* a flood's ack, or a stale one */
+        }
+        gm_inflight_del(&m->inflight, m->ack_ids[i]);
+        if (gm_store_remove(m->store, m->ack_ids[i]) == 0) {
+            m->stats.forwarded++;
+            mark_dirty(m);
+        }
+    }
+}
+
+static void on_data(void *ctx, const uint8_t peer[GM_ID_LEN], uint32_t channel,
+                    const uint8_t *data, size_t len)
+{
+    gm_mesh_t *m = ctx;
+
+    switch (channel) {
+    case GM_CH_BUNDLE:
+        on_bundle(m, peer, data, len);
+        break;
+    case GM_CH_ACK:
+        on_ack(m, peer, data, len);
+        break;
+    case GM_CH_ROUTE:
+        gm__mesh_on_route(m, peer, data, len);
+        break;
+    case GM_CH_SYNC:
+        gm__mesh_on_sync(m, peer, data, len);
+        break;
+    case GM_CH_CRL:
+        gm__mesh_on_crl(m, peer, data, len);
+        break;
+    default:
+        m->stats.dropped[GM_MDROP_MALFORMED]++;
+        break;
+    }
+}
+
+/* ---- link events and time ---- */
+
+static void on_link_up(void *ctx, const uint8_t peer[GM_ID_LEN])
+{
+    gm_mesh_t *m = ctx;
+
+    gm__mesh_crls_to(m, peer);   /* revocations first */
+    gm__mesh_route_link_up(m, peer);
+    gm__mesh_sync_start(m, peer);
+    m->rescan = true;
+}
+
+static void on_link_down(void *ctx, const uint8_t peer[GM_ID_LEN])
+{
+    gm_mesh_t *m = ctx;
+
+    gm_inflight_drop_hop(&m->inflight, peer); /* offered again through another route */
+    gm__mesh_sync_forget(m, peer);
+    gm__mesh_route_link_down(m, peer);
+    m->rescan = true;
+}
+
+static void on_drained(void *ctx, const uint8_t peer[GM_ID_LEN])
+{
+    gm_mesh_t *m = ctx;
+
+    gm__mesh_sync_resume(m, peer);
+    if (m->blocked) {
+        m->blocked = false;
+        m->rescan = true;
+    }
+}
+
+static void on_turn_end(void *ctx)
+{
+    gm_mesh_t *m = ctx;
+
+    if (m->dirty && (m->cfg->commit_interval_ms == 0 ||
+                     gm_node_now_ms(m->node) - m->t_commit >= m->cfg->commit_interval_ms)) {
+        commit(m);
+    }
+    if (m->rescan) {
+        rescan(m);
+    }
+}
+
+static void on_dropped(void *ctx, const gm_bundle_t *hdr, gm_store_drop_t why)
+{
+    gm_mesh_t *m = ctx;
+    char id[2 * GM_ID_LEN + 1];
+
+    gm_inflight_del(&m->inflight, hdr->id);
+    m->stats.dropped[why == GM_STORE_DROP_EXPIRED ? GM_MDROP_EXPIRED : GM_MDROP_EVICTED]++;
+    if (is_self(m, hdr->src) && why == GM_STORE_DROP_EXPIRED) {
+        m->stats.expired_own++;
+        sodium_bin2hex(id, sizeof id, hdr->id, GM_ID_LEN);
+        gm_node_log(m->node, GM_LOG_WARN, "mesh: own bundle %s expired undelivered", id);
+    }
+}
+
+static void on_tick(void *ctx)
+{
+    gm_mesh_t *m = ctx;
+    uint64_t now = gm_node_now_ms(m->node);
+    size_t n;
+
+    if (now - m->t_expire >= 1000) {
+        m->t_expire = now;
+        if (gm_store_expire(m->store, gm_node_wall(m->node), &n) == 0 && n > 0) {
+            mark_dirty(m);
+        }
+    }
+    if (now - m->t_rescan >= m->cfg->custody_timeout_ms) {
+        m->rescan = true; /* bundles whose acks never came go again */
+    }
+    gm__mesh_route_tick(m);
+}
+
+/* ---- the public side ---- */
+
+int gm_mesh_send(gm_mesh_t *m, const gm_dest_t *dst, gm_prio_t prio, uint32_t lifetime,
+                 uint8_t hop_limit, const uint8_t *body, size_t len, uint8_t id_out[GM_ID_LEN])
+{
+    gm_bundle_t b;
+    size_t enc_len;
+    uint64_t gen;
+    int err;
+
+    memset(&b, 0, sizeof b);
+    randombytes_buf(b.id, sizeof b.id);
+    memcpy(b.src, gm_node_id(m->node), GM_ID_LEN);
+    b.dst = *dst;
+    b.created = gm_node_wall(m->node);
+    b.lifetime = lifetime != 0 ? lifetime : m->cfg->bundle_lifetime_s;
+    b.hop_limit = hop_limit != 0 ? hop_limit : (uint8_t)m->cfg->bundle_hop_limit;
+    b.priority = prio;
+    b.body = body;
+    b.body_len = len;
+    err = gm_wire_bundle_encode(&b, m->frame, GM_MESH_FRAME_MAX, &enc_len);
+    if (err != 0) {
+        return err == GM_ELIMIT ? GM_STORE_ETOOBIG : err;
+    }
+    err = gm_store_put(m->store, &b, m->frame, enc_len, b.created, &gen);
+    if (err != 0) {
+        return err;
+    }
+    m->stats.originated++;
+    mark_dirty(m);
+    if (id_out != NULL) {
+        memcpy(id_out, b.id, GM_ID_LEN);
+    }
+    gm__mesh_forward(m, &b, NULL);
+    return 0;
+}
+
+int gm_mesh_new(gm_node_t *node, gm_mesh_t **out, gm_why_t *why)
+{
+    gm_mesh_t *m = calloc(1, sizeof *m);
+    gm_store_limits_t lim;
+    char path[GM_PATH_MAX];
+    gm_node_hooks_t hooks = {on_data, on_link_up, on_link_down, on_drained, on_turn_end, on_tick};
+    int err;
+
+    if (m == NULL) {
+        gm_why_set(why, "out of memory");
+        return GM_ENOMEM;
+    }
+    m->node = node;
+    m->cfg = gm_node_config(node);
+    m->deliveries_tail = &m->deliveries;
+    gm_inflight_init(&m->inflight);
+    lim.max_total = m->cfg->store_max_bytes;
+    lim.max_per_origin = m->cfg->store_max_per_origin;
+    lim.max_bundle = m->cfg->max_bundle;
+    if (gm_path_join(path, sizeof path, gm_node_dir(node), GM_FILE_STORE) != 0) {
+        gm_why_set(why, "%s: path too long", gm_node_dir(node));
+        free(m);
+        return GM_ELIMIT;
+    }
+    err = gm_store_new(path, &lim, &m->store, why);
+    err = err ? err : gm__mesh_route_init(m, why);
+    if (err != 0) {
+        gm_mesh_free(m);
+        return err;
+    }
+    gm_store_set_on_drop(m->store, on_dropped, m);
+    uv_timer_init(gm_node_loop(node), &m->commit_timer);
+    m->commit_timer.data = m;
+    m->timer_open = true;
+    gm_node_set_hooks(node, &hooks, m);
+    gm__mesh_control_register(m);
+    *out = m;
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    free(h->data); /* the mesh, freed once its timer handle is closed */
+}
+
+void gm_mesh_free(gm_mesh_t *m)
+{
+    if (m == NULL) {
+        return;
+    }
+    if (m->store != NULL && m->dirty) {
+        if (gm_store_commit(m->store) < 0) { /* what was put is kept; acks are never sent */
+            gm_node_log(m->node, GM_LOG_ERROR, "mesh: final commit failed: %s",
+                        gm_store_errmsg(m->store));
+        }
+    }
+    gm_store_free(m->store);
+    gm__mesh_sync_free(m);
+    gm__mesh_route_free(m);
+    gm_inflight_free(&m->inflight);
+    free(m->acks);
+    while (m->deliveries != NULL) {
+        struct gm_pending_delivery *d = m->deliveries;
+        m->deliveries = d->next;
+        free(d);
+    }
+    if (m->timer_open) {
+        gm_node_hooks_t none = {0};
+        gm_node_set_hooks(m->node, &none, NULL);
+        gm_node_set_control_ext(m->node, NULL, NULL);
+        m->commit_timer.data = m;
+        uv_close((uv_handle_t *)&m->commit_timer, on_timer_closed);
+        return;
+    }
+    free(m);
+}
+
+void gm_mesh_set_deliver_cb(gm_mesh_t *m, gm_mesh_deliver_cb cb, void *ctx)
+{
+    m->deliver_cb = cb;
+    m->deliver_ctx = ctx;
+}
+
+void gm_mesh_stats(const gm_mesh_t *m, gm_mesh_stats_t *out)
+{
+    *out = m->stats;
+}
+
+void gm_mesh_store_stats(const gm_mesh_t *m, gm_store_stats_t *out)
+{
+    gm_store_stats(m->store, out);
+}

@@ -1,0 +1,269 @@
+/*
+ * The mesh layer's control plane: this node's announcement, route updates
+ * between neighbours (node/router.c judges them), and revocation lists
+ * flooded through the mesh.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/fileio.h"
+#include "node/mesh_internal.h"
+#include "proto/wire_mesh.h"
+
+#define FILE_SEQ "announce.seq" /* the last announcement number, so a restart never reuses one */
+
+/* ---- the announcement number survives restarts ---- */
+
+static void seq_path(const gm_mesh_t *m, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/%s", gm_node_dir(m->node), FILE_SEQ);
+}
+
+static uint64_t load_seq(const gm_mesh_t *m)
+{
+    char path[GM_PATH_MAX + 16], text[32];
+    uint8_t *buf;
+    size_t len;
+    uint64_t seq = 0;
+
+    seq_path(m, path, sizeof path);
+    if (gm_file_read(path, sizeof text - 1, &buf, &len) == 0) {
+        memcpy(text, buf, len);
+        text[len] = 0;
+        seq = strtoull(text, NULL, 10);
+        free(buf);
+    }
+    return seq;
+}
+
+static void save_seq(gm_mesh_t *m, uint64_t seq)
+{
+    char path[GM_PATH_MAX + 16], text[32];
+    int n = snprintf(text, sizeof text, "%llu\n", (unsigned long long)seq);
+    gm_why_t why;
+
+    seq_path(m, path, sizeof path);
+    if (gm_blob_save(path, (const uint8_t *)text, (size_t)n, false, &why) != 0) {
+        gm_node_log(m->node, GM_LOG_WARN, "mesh: %s", why.msg);
+    }
+}
+
+/* ---- sending updates ---- */
+
+static void send_ctl(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], uint32_t channel,
+                     const uint8_t *data, size_t len)
+{
+    int err = gm_node_send_control(m->node, peer, channel, data, len);
+
+    if (err != 0) {
+        gm_node_log(m->node, GM_LOG_DEBUG, "mesh: control message on channel %u not sent: %s",
+                    channel, gm_strerror(err));
+    }
+}
+
+struct flood {
+    gm_mesh_t *m;
+    const uint8_t *data;
+    size_t len;
+    uint32_t channel;
+    const uint8_t *except;
+};
+
+static void send_to(void *ctx, const uint8_t peer[GM_ID_LEN])
+{
+    struct flood *f = ctx;
+
+    if (f->except == NULL || memcmp(peer, f->except, GM_ID_LEN) != 0) {
+        send_ctl(f->m, peer, f->channel, f->data, f->len);
+    }
+}
+
+static void flood(gm_mesh_t *m, uint32_t channel, const uint8_t *data, size_t len,
+                  const uint8_t *except)
+{
+    struct flood f = {m, data, len, channel, except};
+
+    gm_node_each_peer(m->node, send_to, &f);
+}
+
+/* Route changes the router left to tell everyone (a lost link, an expiry). */
+static void flood_pending(gm_mesh_t *m)
+{
+    size_t len;
+
+    while (gm_router_take_pending(m->router, m->frame, GM_MESH_FRAME_MAX, &len) == 0) {
+        flood(m, GM_CH_ROUTE, m->frame, len, NULL);
+        m->rescan = true;
+    }
+}
+
+static void announce(gm_mesh_t *m)
+{
+    size_t len;
+    int err = gm_router_make_announcement(m->router, gm_node_now_ms(m->node),
+                                          gm_node_wall(m->node), m->frame, GM_MESH_FRAME_MAX,
+                                          &len);
+
+    if (err != 0) {
+        gm_node_log(m->node, GM_LOG_ERROR, "mesh: cannot make an announcement: %s",
+                    gm_strerror(err));
+        return;
+    }
+    save_seq(m, gm_router_own_seq(m->router));
+    flood(m, GM_CH_ROUTE, m->frame, len, NULL);
+}
+
+/* ---- lifecycle ---- */
+
+int gm__mesh_route_init(gm_mesh_t *m, gm_why_t *why)
+{
+    gm_router_config_t rc;
+    int err;
+
+    gm_router_config_default(&rc);
+    rc.announce_interval_ms = m->cfg->announce_interval_ms;
+    rc.route_expiry_ms = m->cfg->route_expiry_ms;
+    m->fwd = malloc(sizeof *m->fwd);
+    m->frame = malloc(GM_MESH_FRAME_MAX);
+    m->ack_ids = malloc(GM_ACK_MAX_IDS * sizeof *m->ack_ids);
+    if (m->fwd == NULL || m->frame == NULL || m->ack_ids == NULL) {
+        gm_why_set(why, "out of memory");
+        return GM_ENOMEM;
+    }
+    err = gm_router_new(gm_node_keys(m->node), gm_node_cert(m->node), gm_node_trust(m->node),
+                        &rc, &m->router);
+    if (err != 0) {
+        gm_why_set(why, "mesh: cannot start the router: %s", gm_strerror(err));
+        return err;
+    }
+    gm_router_set_own_seq(m->router, load_seq(m));
+    return 0;
+}
+
+void gm__mesh_route_free(gm_mesh_t *m)
+{
+    gm_router_free(m->router);
+    free(m->fwd);
+    free(m->frame);
+    free(m->ack_ids);
+}
+
+/* ---- routes ---- */
+
+bool gm__mesh_next_hop(gm_mesh_t *m, const uint8_t dest[GM_ID_LEN], uint8_t hop[GM_ID_LEN])
+{
+    uint32_t metric;
+
+    return gm_router_next_hop(m->router, dest, hop, &metric) == 0;
+}
+
+bool gm__mesh_in_group(gm_mesh_t *m, const uint8_t group[GM_ID_LEN])
+{
+    (void)m;
+    (void)group;
+    return false; /* group membership arrives with the end-to-end layer (sender keys) */
+}
+
+bool gm__mesh_source_revoked(gm_mesh_t *m, const uint8_t src[GM_ID_LEN])
+{
+    gm_router_node_t node;
+    const gm_crl_t *crl;
+
+    if (gm_router_lookup(m->router, src, &node) != 0) {
+        return false; /* unknown here: its certificate is judged where it is known */
+    }
+    crl = gm_trust_find_crl(gm_node_trust(m->node), node.cert->body.org_id);
+    return crl != NULL && gm_crl_revokes(crl, &node.cert->body);
+}
+
+void gm__mesh_on_route(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data,
+                       size_t len)
+{
+    gm_router_verdict_t v = gm_router_on_update(m->router, peer, data, len,
+                                                gm_node_now_ms(m->node), gm_node_wall(m->node),
+                                                m->fwd);
+
+    if (gm_router_verdict_is_drop(v)) {
+        gm_node_log(m->node, GM_LOG_DEBUG, "mesh: route update dropped: %s",
+                    gm_router_verdict_str(v));
+        return;
+    }
+    if (m->fwd->len > 0) {
+        flood(m, GM_CH_ROUTE, m->fwd->update, m->fwd->len, peer);
+        m->rescan = true; /* a route may have appeared for bundles waiting in custody */
+    }
+}
+
+void gm__mesh_route_link_up(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
+{
+    size_t len;
+
+    if (gm_router_link_up(m->router, peer) != 0) {
+        gm_node_log(m->node, GM_LOG_WARN, "mesh: too many neighbours for the router");
+        return;
+    }
+    if (gm_router_encode_own(m->router, m->frame, GM_MESH_FRAME_MAX, &len) == 0) {
+        send_ctl(m, peer, GM_CH_ROUTE, m->frame, len);
+    } else {
+        announce(m); /* the first link: the first announcement */
+    }
+    for (size_t i = 0; gm_router_encode_route(m->router, i, m->frame, GM_MESH_FRAME_MAX,
+                                              &len) == 0;
+         i++) {
+        send_ctl(m, peer, GM_CH_ROUTE, m->frame, len);
+    }
+}
+
+void gm__mesh_route_link_down(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
+{
+    (void)gm_router_link_down(m->router, peer);
+    flood_pending(m);
+}
+
+void gm__mesh_route_tick(gm_mesh_t *m)
+{
+    uint64_t now = gm_node_now_ms(m->node);
+
+    if (gm_router_announce_due(m->router, now)) {
+        announce(m);
+    }
+    (void)gm_router_tick(m->router, now, gm_node_wall(m->node));
+    flood_pending(m);
+}
+
+/* ---- revocation lists ---- */
+
+void gm__mesh_on_crl(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data,
+                     size_t len)
+{
+    gm_why_t why;
+    int err = gm_node_add_crl(m->node, data, len, &why);
+
+    if (err == GM_EREPLAY) {
+        return; /* already held: the flood stops here */
+    }
+    if (err != 0) {
+        gm_node_log(m->node, GM_LOG_INFO, "mesh: %s", why.msg);
+        return;
+    }
+    gm__mesh_crl_applied(m);
+    flood(m, GM_CH_CRL, data, len, peer);
+}
+
+void gm__mesh_crl_applied(gm_mesh_t *m)
+{
+    (void)gm_router_recheck(m->router, gm_node_wall(m->node));
+    flood_pending(m);
+}
+
+void gm__mesh_crls_to(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
+{
+    const gm_trust_t *t = gm_node_trust(m->node);
+
+    for (size_t i = 0; i < t->n_roots; i++) {
+        if (t->crls[i].encoded != NULL) {
+            send_ctl(m, peer, GM_CH_CRL, t->crls[i].encoded, t->crls[i].encoded_len);
+        }
+    }
+}
