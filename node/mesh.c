@@ -41,10 +41,18 @@ bool gm__mesh_transmit(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t hop[GM_
 {
     gm_bundle_t next = *b;
     size_t len;
+    int err;
 
     next.hops = (uint8_t)(b->hops + 1);
-    if (gm_wire_bundle_encode(&next, m->frame, GM_MESH_FRAME_MAX, &len) != 0 ||
-        gm_node_send(m->node, hop, GM_CH_BUNDLE, m->frame, len) != 0) {
+    err = gm_wire_bundle_encode(&next, m->frame, GM_MESH_FRAME_MAX, &len);
+    /* emergency bundles may use the link's control allowance: a queue full of bulk
+     * traffic does not hold them back */
+    if (err == 0) {
+        err = b->priority == GM_PRIO_EMERGENCY
+                  ? gm_node_send_control(m->node, hop, GM_CH_BUNDLE, m->frame, len)
+                  : gm_node_send(m->node, hop, GM_CH_BUNDLE, m->frame, len);
+    }
+    if (err != 0) {
         m->blocked = true; /* a full queue: it drains, and we try again */
         return false;
     }

@@ -105,4 +105,7 @@ void gm_mem_hub_free(gm_mem_hub_t *hub);
  */
 GM_MUST_CHECK int gm_mem_hub_cut(gm_mem_hub_t *hub, const char *a, const char *b, bool cut);
 
+/* Every write on the hub reaches its reader ms later (0: on the next loop turn). */
+void gm_mem_hub_set_delay(gm_mem_hub_t *hub, uint32_t ms);
+
 #endif

@@ -19,6 +19,7 @@ typedef struct chunk {
     mem_conn_t *src; /* the writer, NULL once it has closed */
     uint8_t *data;
     size_t len;
+    uint64_t due_ms; /* loop time it may be delivered (the hub's delay) */
 } chunk_t;
 
 struct mem_conn {
@@ -59,6 +60,9 @@ typedef struct mem_dial {
 
 struct gm_mem_hub {
     uv_idle_t idle;
+    uv_timer_t delay_timer; /* wakes the hub when delayed data falls due */
+    uint32_t delay_ms;
+    unsigned open_handles;
     mem_listener_t *listeners;
     mem_dial_t *dials;
     mem_conn_t *pending;
@@ -112,7 +116,7 @@ static int mem_write(gm_conn_t *base, uint8_t *data, size_t len)
         free(data);
         return GM_ENOMEM;
     }
-    *k = (chunk_t){NULL, c, data, len};
+    *k = (chunk_t){NULL, c, data, len, uv_now(c->hub->idle.loop) + c->hub->delay_ms};
     if (c->peer->inbox_tail != NULL) {
         c->peer->inbox_tail->next = k;
     } else {
@@ -203,9 +207,36 @@ static mem_conn_t *mem_conn_new(gm_mem_hub_t *hub, const char *self, const char 
 }
 
 /* Delivers c's inbox while it reads; then end-of-stream once the peer is gone. */
+static void on_delay_due(uv_timer_t *t)
+{
+    gm_mem_hub_t *hub = t->data;
+
+    for (mem_conn_t *c = hub->all; c != NULL; c = c->all_next) {
+        if (c->inbox != NULL) {
+            mark_pending(c);
+        }
+    }
+    kick(hub);
+}
+
+/* Data not due yet waits for the hub's timer (set to the earliest due chunk). */
+static bool not_due(mem_conn_t *c, const chunk_t *k)
+{
+    uint64_t now = uv_now(c->hub->idle.loop);
+
+    if (k->due_ms <= now) {
+        return false;
+    }
+    if (!uv_is_active((uv_handle_t *)&c->hub->delay_timer) ||
+        uv_timer_get_due_in(&c->hub->delay_timer) > k->due_ms - now) {
+        uv_timer_start(&c->hub->delay_timer, on_delay_due, k->due_ms - now, 0);
+    }
+    return true;
+}
+
 static void deliver(mem_conn_t *c)
 {
-    while (c->inbox != NULL && c->reading && !c->closed) {
+    while (c->inbox != NULL && c->reading && !c->closed && !not_due(c, c->inbox)) {
         chunk_t *k = c->inbox;
         mem_conn_t *src = k->src;
 
@@ -459,15 +490,25 @@ int gm_mem_hub_new(uv_loop_t *loop, gm_mem_hub_t **out)
         return GM_ENOMEM;
     }
     uv_idle_init(loop, &hub->idle);
-    hub->idle.data = hub;
+    uv_timer_init(loop, &hub->delay_timer);
+    hub->idle.data = hub->delay_timer.data = hub;
+    hub->open_handles = 2;
     *out = hub;
     return 0;
+}
+
+void gm_mem_hub_set_delay(gm_mem_hub_t *hub, uint32_t ms)
+{
+    hub->delay_ms = ms;
 }
 
 static void on_hub_closed(uv_handle_t *h)
 {
     gm_mem_hub_t *hub = h->data;
 
+    if (--hub->open_handles > 0) {
+        return;
+    }
     /* Every node using the hub is gone: free what is left without callbacks. */
     while (hub->dials != NULL) {
         mem_dial_t *d = hub->dials;
@@ -486,5 +527,6 @@ void gm_mem_hub_free(gm_mem_hub_t *hub)
 {
     if (hub != NULL) {
         uv_close((uv_handle_t *)&hub->idle, on_hub_closed);
+        uv_close((uv_handle_t *)&hub->delay_timer, on_hub_closed);
     }
 }

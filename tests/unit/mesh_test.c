@@ -377,3 +377,26 @@ Test(mesh, flooding_node_does_not_starve_others)
     cr_assert_eq(m.delivered_twice[d2], 0);
     cr_assert_eq(m.delivered_twice[d1], 0);
 }
+
+/* Slow links (every write arrives 25 ms later): bundles still arrive exactly once, and
+ * no sooner than the three hops' delay allows. */
+Test(mesh, delayed_links_deliver_exactly_once)
+{
+    const char *to0[] = {"d0", NULL}, *to1[] = {"d1", NULL}, *to2[] = {"d2", NULL};
+    size_t d0, d3;
+    uint64_t t0;
+
+    gm_mem_hub_set_delay(m.hub, 25);
+    d0 = node("d0", NULL);
+    (void)node("d1", to0);
+    (void)node("d2", to1);
+    d3 = node("d3", to2);
+    cr_assert(wait_route(d0, d3, 8000), "no route over delayed links");
+    t0 = uv_now(&m.loop);
+    send_to(d0, d3, GM_PRIO_URGENT, 20);
+    cr_assert(wait_delivered(d3, 20, 8000));
+    cr_assert_geq(uv_now(&m.loop) - t0, 75, "three 25 ms hops took less than 75 ms");
+    gm_test_run_for(&m.loop, 300);
+    cr_assert_eq(m.delivered[d3], 20);
+    cr_assert_eq(m.delivered_twice[d3], 0);
+}
