@@ -24,6 +24,8 @@ const char *gm_mesh_drop_name(gm_mesh_drop_t d)
     return d < GM_MDROP_COUNT ? drop_names[d] : "unknown";
 }
 
+#define RESCAN_MIN_MS 20
+
 static bool is_self(const gm_mesh_t *m, const uint8_t id[GM_ID_LEN])
 {
     return memcmp(id, gm_node_id(m->node), GM_ID_LEN) == 0;
@@ -37,12 +39,20 @@ bool gm__mesh_is_flood(const gm_bundle_t *b)
 
 /* ---- sending bundles ---- */
 
-bool gm__mesh_transmit(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t hop[GM_ID_LEN])
+bool gm__mesh_can_go_on(const gm_bundle_t *b)
+{
+    return b->hops < b->hop_limit;
+}
+
+int gm__mesh_transmit(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t hop[GM_ID_LEN])
 {
     gm_bundle_t next = *b;
     size_t len;
     int err;
 
+    if (!gm__mesh_can_go_on(b)) {
+        return GM_ELIMIT; /* at its hop limit: it goes nowhere, ever */
+    }
     next.hops = (uint8_t)(b->hops + 1);
     err = gm_wire_bundle_encode(&next, m->frame, GM_MESH_FRAME_MAX, &len);
     /* emergency bundles may use the link's control allowance: a queue full of bulk
@@ -52,12 +62,14 @@ bool gm__mesh_transmit(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t hop[GM_
                   ? gm_node_send_control(m->node, hop, GM_CH_BUNDLE, m->frame, len)
                   : gm_node_send(m->node, hop, GM_CH_BUNDLE, m->frame, len);
     }
-    if (err != 0) {
+    if (err == GM_ELIMIT) {
         m->blocked = true; /* a full queue: it drains, and we try again */
-        return false;
+        return UV_EAGAIN;
     }
-    m->stats.sent++;
-    return true;
+    if (err == 0) {
+        m->stats.sent++;
+    }
+    return err;
 }
 
 struct flood_ctx {
@@ -87,8 +99,8 @@ void gm__mesh_forward(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *except)
     gm_inflight_entry_t *e;
     uint64_t now = gm_node_now_ms(m->node);
 
-    if (b->hops >= b->hop_limit) {
-        return; /* it may still be delivered here, or pulled by no one */
+    if (!gm__mesh_can_go_on(b)) {
+        return;
     }
     if (gm__mesh_is_flood(b)) {
         struct flood_ctx f = {m, b, except};
@@ -103,7 +115,7 @@ void gm__mesh_forward(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *except)
         now - e->t_ms < m->cfg->custody_timeout_ms) {
         return;
     }
-    if (gm__mesh_transmit(m, b, hop) && gm_inflight_put(&m->inflight, b->id, hop, now) != 0) {
+    if (gm__mesh_transmit(m, b, hop) == 0 && gm_inflight_put(&m->inflight, b->id, hop, now) != 0) {
         gm_node_log(m->node, GM_LOG_WARN, "mesh: out of memory tracking a bundle in flight");
     }
 }
@@ -231,6 +243,33 @@ static void run_deliveries(gm_mesh_t *m)
     }
 }
 
+/* A failure lost the store's open group: nothing that waited for it may happen. Its
+ * bundles were never acknowledged, so the previous hops still hold them. */
+static void on_group_lost(void *ctx, uint64_t gen)
+{
+    gm_mesh_t *m = ctx;
+    struct gm_pending_delivery **p = &m->deliveries;
+    size_t keep = 0;
+
+    m->stats.dropped[GM_MDROP_STORE_ERROR]++;
+    for (size_t i = 0; i < m->n_acks; i++) {
+        if (m->acks[i].gen != gen) {
+            m->acks[keep++] = m->acks[i];
+        }
+    }
+    m->n_acks = keep;
+    while (*p != NULL) {
+        if ((*p)->gen == gen) {
+            struct gm_pending_delivery *d = *p;
+            *p = d->next;
+            free(d);
+        } else {
+            p = &(*p)->next;
+        }
+    }
+    m->deliveries_tail = p;
+}
+
 /* Group commit, then what waited for it. */
 static void commit(gm_mesh_t *m)
 {
@@ -239,11 +278,9 @@ static void commit(gm_mesh_t *m)
     m->t_commit = gm_node_now_ms(m->node);
     m->dirty = false;
     if (n < 0) {
-        /* the group is lost: nothing of it was acknowledged, the senders offer it again */
+        /* on_group_lost dropped the acks and deliveries of the lost group */
         gm_node_log(m->node, GM_LOG_ERROR, "mesh: store commit failed: %s",
                     gm_store_errmsg(m->store));
-        m->stats.dropped[GM_MDROP_STORE_ERROR]++;
-        m->n_acks = 0;
         return;
     }
     send_acks(m);
@@ -288,23 +325,26 @@ static gm_mesh_drop_t put_refusal(int err)
     }
 }
 
+static bool for_me(gm_mesh_t *m, const gm_bundle_t *b)
+{
+    return b->dst.kind == GM_DST_ALL || (b->dst.kind == GM_DST_NODE && is_self(m, b->dst.id)) ||
+           (b->dst.kind == GM_DST_GROUP && gm__mesh_in_group(m, b->dst.id));
+}
+
 /* Delivers here if it is for us: marked in this group, handed over once durable. */
 static void maybe_deliver(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *data, size_t len)
 {
     uint64_t gen;
-    bool for_me = b->dst.kind == GM_DST_ALL ||
-                  (b->dst.kind == GM_DST_NODE && is_self(m, b->dst.id)) ||
-                  (b->dst.kind == GM_DST_GROUP && gm__mesh_in_group(m, b->dst.id));
 
-    if (!for_me || is_self(m, b->src)) {
+    if (!for_me(m, b) || is_self(m, b->src)) {
         return;
     }
-    if (b->dst.kind == GM_DST_NODE && !gm__mesh_is_flood(b)) {
-        if (gm_store_mark_delivered(m->store, b->id, &gen) != 0) {
-            return;
-        }
-    } else {
-        gen = m->last_put_gen; /* a flood stays held for others; seen ids stop a second copy */
+    /* a unicast bundle leaves the store; a flood stays held for later neighbours, and its
+     * id is remembered as delivered even if it is evicted */
+    if ((b->dst.kind == GM_DST_NODE && !gm__mesh_is_flood(b)
+             ? gm_store_mark_delivered(m->store, b->id, &gen)
+             : gm_store_note_delivered(m->store, b->id, &gen)) != 0) {
+        return;
     }
     if (queue_delivery(m, data, len, gen) != 0) {
         gm_node_log(m->node, GM_LOG_ERROR, "mesh: out of memory delivering a bundle");
@@ -356,6 +396,10 @@ static void on_bundle(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t
         m->stats.dropped[GM_MDROP_REVOKED]++;
         return;
     }
+    if (!gm__mesh_can_go_on(&b) && !for_me(m, &b)) {
+        m->stats.dropped[GM_MDROP_HOP_LIMIT]++;
+        return; /* not acknowledged: it could only stay here, undeliverable */
+    }
     if (b.priority != GM_PRIO_EMERGENCY && !origin_allows(m, b.src)) {
         m->stats.dropped[GM_MDROP_RATE]++;
         return; /* not acknowledged: the previous hop keeps it and offers it again later */
@@ -379,7 +423,6 @@ static void on_bundle(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t
         return;
     }
     m->stats.accepted++;
-    m->last_put_gen = gen;
     mark_dirty(m);
     if (queue_ack(m, peer, b.id, gen) != 0) {
         gm_node_log(m->node, GM_LOG_WARN, "mesh: out of memory queueing a custody ack");
@@ -478,7 +521,9 @@ static void on_turn_end(void *ctx)
                      gm_node_now_ms(m->node) - m->t_commit >= m->cfg->commit_interval_ms)) {
         commit(m);
     }
-    if (m->rescan) {
+    /* a scan reads the whole store: at most one every RESCAN_MIN_MS, whatever neighbours
+     * send; a flag left set is picked up by a later turn or the tick */
+    if (m->rescan && gm_node_now_ms(m->node) - m->t_rescan >= RESCAN_MIN_MS) {
         rescan(m);
     }
 }
@@ -511,6 +556,9 @@ static void on_tick(void *ctx)
     }
     if (now - m->t_rescan >= m->cfg->custody_timeout_ms) {
         m->rescan = true; /* bundles whose acks never came go again */
+    }
+    if (m->rescan && now - m->t_rescan >= RESCAN_MIN_MS) {
+        rescan(m);
     }
     gm__mesh_route_tick(m);
 }
@@ -583,6 +631,7 @@ int gm_mesh_new(gm_node_t *node, gm_mesh_t **out, gm_why_t *why)
         return err;
     }
     gm_store_set_on_drop(m->store, on_dropped, m);
+    gm_store_set_on_lost(m->store, on_group_lost, m);
     uv_timer_init(gm_node_loop(node), &m->commit_timer);
     m->commit_timer.data = m;
     m->timer_open = true;
@@ -607,6 +656,7 @@ void gm_mesh_free(gm_mesh_t *m)
             gm_node_log(m->node, GM_LOG_ERROR, "mesh: final commit failed: %s",
                         gm_store_errmsg(m->store));
         }
+        run_deliveries(m); /* durable now: the application gets them before we go */
     }
     gm_store_free(m->store);
     gm__mesh_sync_free(m);

@@ -17,6 +17,7 @@ struct gm_pending_ack {
 };
 
 #define GM_MESH_ORIGIN_SLOTS 256
+#define GM_MESH_MAX_SYNCED 256
 
 struct gm_origin_slot {
     uint8_t id[GM_ID_LEN];
@@ -45,18 +46,25 @@ struct gm_mesh {
     size_t n_acks, cap_acks;
     struct gm_pending_delivery *deliveries, **deliveries_tail;
     uint8_t (*ack_ids)[GM_ID_LEN]; /* GM_ACK_MAX_IDS of them */
-    uint64_t last_put_gen;
     uv_timer_t commit_timer;
     bool timer_open, dirty, rescan, blocked;
     uint64_t t_commit, t_rescan, t_expire;
     uint8_t *frame; /* GM_MESH_FRAME_MAX: one outgoing mesh message */
     struct gm_sync *syncs; /* anti-entropy walks in progress, one per neighbour */
+    uint8_t synced[GM_MESH_MAX_SYNCED][GM_ID_LEN]; /* neighbours whose filter this link had */
+    size_t n_synced;
     struct gm_origin_slot origins[GM_MESH_ORIGIN_SLOTS]; /* custody rate per origin */
 };
 
 bool gm__mesh_is_flood(const gm_bundle_t *b);
-/* Sends b to hop with one more hop taken; false if the link refused it (full queue). */
-bool gm__mesh_transmit(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t hop[GM_ID_LEN]);
+/* True unless b is at its hop limit. */
+bool gm__mesh_can_go_on(const gm_bundle_t *b);
+/*
+ * Sends b to hop with one more hop taken: 0, UV_EAGAIN if the link's queue is
+ * full (try again when it drains), or another error if it can never go
+ * (its hop limit, no link).
+ */
+int gm__mesh_transmit(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t hop[GM_ID_LEN]);
 void gm__mesh_forward(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *except);
 
 /* mesh_route.c: announcements, routes, revocation lists */

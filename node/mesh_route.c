@@ -167,13 +167,23 @@ bool gm__mesh_in_group(gm_mesh_t *m, const uint8_t group[GM_ID_LEN])
 
 bool gm__mesh_source_revoked(gm_mesh_t *m, const uint8_t src[GM_ID_LEN])
 {
+    const gm_trust_t *t = gm_node_trust(m->node);
     gm_router_node_t node;
     const gm_crl_t *crl;
 
-    if (gm_router_lookup(m->router, src, &node) != 0) {
-        return false; /* unknown here: its certificate is judged where it is known */
+    /* by node id in every list held: the router forgets a node once it is revoked */
+    for (size_t i = 0; i < t->n_roots; i++) {
+        for (size_t k = 0; t->crls[i].encoded != NULL && k < t->crls[i].body.n_node_ids; k++) {
+            if (memcmp(t->crls[i].body.node_ids[k], src, GM_ID_LEN) == 0) {
+                return true;
+            }
+        }
     }
-    crl = gm_trust_find_crl(gm_node_trust(m->node), node.cert->body.org_id);
+    /* by serial, for a node still in the directory */
+    if (gm_router_lookup(m->router, src, &node) != 0) {
+        return false;
+    }
+    crl = gm_trust_find_crl(t, node.cert->body.org_id);
     return crl != NULL && gm_crl_revokes(crl, &node.cert->body);
 }
 

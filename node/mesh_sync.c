@@ -116,11 +116,12 @@ static int push_one(void *ctx, const gm_bundle_t *b, const uint8_t *data, size_t
     (void)len;
     if (gm__mesh_is_flood(b) ||
         (gm__mesh_next_hop(p->m, b->dst.id, hop) && memcmp(hop, p->peer, GM_ID_LEN) == 0)) {
-        if (gm__mesh_transmit(p->m, b, p->peer)) {
+        int err = gm__mesh_transmit(p->m, b, p->peer);
+        if (err == 0) {
             p->m->stats.sync_pushed++;
-        } else {
-            p->refused = true;
-        }
+        } else if (err == UV_EAGAIN) {
+            p->refused = true; /* a full queue: resume here when it drains */
+        } /* else it can never go (its hop limit): the walk moves past it */
     }
     return 0;
 }
@@ -163,17 +164,35 @@ static void sync_run(gm_mesh_t *m, struct gm_sync *s)
     }
 }
 
+/* One filter per link: a neighbour cannot make this node walk its store again and again. */
+static bool first_filter(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
+{
+    for (size_t i = 0; i < m->n_synced; i++) {
+        if (memcmp(m->synced[i], peer, GM_ID_LEN) == 0) {
+            return false;
+        }
+    }
+    if (m->n_synced < GM_MESH_MAX_SYNCED) {
+        memcpy(m->synced[m->n_synced++], peer, GM_ID_LEN);
+    }
+    return true;
+}
+
 void gm__mesh_on_sync(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data,
                       size_t len)
 {
-    struct gm_sync *s = calloc(1, sizeof *s);
+    struct gm_sync *s;
 
+    if (!first_filter(m, peer)) {
+        m->stats.dropped[GM_MDROP_MALFORMED]++;
+        return;
+    }
+    s = calloc(1, sizeof *s);
     if (s == NULL || gm_wire_sync_decode(data, len, &s->filter) != 0) {
         free(s);
         m->stats.dropped[GM_MDROP_MALFORMED]++;
         return;
     }
-    gm__mesh_sync_forget(m, peer); /* a newer filter from the same peer replaces the old */
     memcpy(s->peer, peer, GM_ID_LEN);
     s->next = m->syncs;
     m->syncs = s;
@@ -192,6 +211,12 @@ void gm__mesh_sync_resume(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
 
 void gm__mesh_sync_forget(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
 {
+    for (size_t i = 0; i < m->n_synced; i++) { /* its next link may send a filter again */
+        if (memcmp(m->synced[i], peer, GM_ID_LEN) == 0) {
+            memcpy(m->synced[i], m->synced[--m->n_synced], GM_ID_LEN);
+            break;
+        }
+    }
     for (struct gm_sync *s = m->syncs; s != NULL; s = s->next) {
         if (memcmp(s->peer, peer, GM_ID_LEN) == 0) {
             sync_drop(m, s);

@@ -38,6 +38,8 @@ static void bind_id(sqlite3_stmt *st, int col, const uint8_t id[GM_ID_LEN])
  */
 static int fail(gm_store_t *s)
 {
+    bool lost = s->in_txn;
+
     snprintf(s->errmsg, sizeof s->errmsg, "%s", sqlite3_errmsg(s->db));
     for (int i = 0; i < Q_COUNT; i++) {
         sqlite3_reset(s->q[i]);
@@ -51,6 +53,9 @@ static int fail(gm_store_t *s)
     s->n_drops = 0;
     if (gm__store_load_totals(s) != 0) {
         s->st.bundles = s->st.bytes = 0; /* unknown; the next call fails the same way */
+    }
+    if (lost && s->on_lost != NULL) {
+        s->on_lost(s->lost_ctx, s->gen); /* its acks and deliveries must never happen */
     }
     return GM_EIO;
 }
@@ -220,7 +225,8 @@ static int evict(gm_store_t *s, const victim_t *v)
     if (run(s, st) != 0) {
         return GM_EIO;
     }
-    st = stmt(s, Q_SEEN_DEL);
+    /* an id delivered here stays remembered: an evicted flood must not come twice */
+    st = stmt(s, Q_SEEN_DEL_UNDELIVERED);
     bind_id(st, 1, v->id);
     if (run(s, st) != 0) {
         return GM_EIO;
@@ -251,12 +257,41 @@ static int fit_origin(gm_store_t *s, const gm_bundle_t *b, uint64_t n)
     return err;
 }
 
-/* Rule 2: finds the first origin, largest first, whose lowest bundle may go. */
+#define VICTIM_SCAN_ORIGINS 64 /* origins looked at one by one before a single query */
+
+/* The lowest-priority, oldest bundle of any origin with a lower priority than b's. */
+static int lowest_below(gm_store_t *s, gm_prio_t prio, victim_t *v, bool *found)
+{
+    sqlite3_stmt *st = stmt(s, Q_VICTIM_BELOW);
+    int rc;
+
+    sqlite3_bind_int(st, 1, (int)prio);
+    rc = sqlite3_step(st);
+    *found = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == GM_ID_LEN;
+    if (*found) {
+        memcpy(v->id, sqlite3_column_blob(st, 0), GM_ID_LEN);
+        v->prio = (gm_prio_t)sqlite3_column_int(st, 1);
+        v->size = (uint64_t)sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s);
+}
+
+/*
+ * Rule 2: finds the first origin, largest first, whose lowest bundle may go.
+ * The walk stops once an origin holds no more than mine_after (then only a
+ * lower priority qualifies, and one query finds it) or after
+ * VICTIM_SCAN_ORIGINS origins: a flood of distinct sources cannot make a put
+ * walk them all.
+ */
 static int pick_victim(gm_store_t *s, const gm_bundle_t *b, uint64_t mine_after, bool routine_left,
                        victim_t *v, bool *found)
 {
     sqlite3_stmt *origins = stmt(s, Q_ORIGINS);
     int rc = SQLITE_DONE, err = 0;
+
+    size_t walked = 0;
+    bool cut_short = false;
 
     *found = false;
     while (err == 0 && !*found && (rc = sqlite3_step(origins)) == SQLITE_ROW) {
@@ -266,13 +301,20 @@ static int pick_victim(gm_store_t *s, const gm_bundle_t *b, uint64_t mine_after,
         bool same = src_len == GM_ID_LEN && memcmp(src, b->src, GM_ID_LEN) == 0;
         bool any;
 
+        if (v_bytes <= mine_after || ++walked > VICTIM_SCAN_ORIGINS) {
+            cut_short = true;
+            break;
+        }
         err = lowest_of(s, src, src_len, v, &any);
         *found = err == 0 && any && may_evict(b, mine_after, v, same, v_bytes, routine_left);
     }
-    if (err == 0 && !*found && rc != SQLITE_DONE) {
+    if (err == 0 && !*found && !cut_short && rc != SQLITE_DONE) {
         return fail(s);
     }
     sqlite3_reset(origins);
+    if (err == 0 && !*found && cut_short) {
+        err = lowest_below(s, b->priority, v, found); /* never emergency: prio > b's >= 0 */
+    }
     return err;
 }
 
@@ -508,6 +550,32 @@ int gm_store_remove(gm_store_t *s, const uint8_t id[GM_ID_LEN])
     s->st.bytes -= size;
     s->st.removed++;
     return 0;
+}
+
+int gm_store_note_delivered(gm_store_t *s, const uint8_t id[GM_ID_LEN], uint64_t *gen)
+{
+    sqlite3_stmt *st;
+    int err;
+
+    assert(!s->in_cb);
+    err = begin(s);
+    if (err != 0) {
+        return err;
+    }
+    st = stmt(s, Q_SEEN_DELIVERED);
+    bind_id(st, 1, id);
+    if (run(s, st) != 0) {
+        return GM_EIO;
+    }
+    s->st.delivered++;
+    *gen = s->gen;
+    return 0;
+}
+
+void gm_store_set_on_lost(gm_store_t *s, gm_store_lost_cb cb, void *ctx)
+{
+    s->on_lost = cb;
+    s->lost_ctx = ctx;
 }
 
 int gm_store_mark_delivered(gm_store_t *s, const uint8_t id[GM_ID_LEN], uint64_t *gen)

@@ -167,6 +167,22 @@ GM_MUST_CHECK int gm_store_remove(gm_store_t *s, const uint8_t id[GM_ID_LEN]);
 GM_MUST_CHECK int gm_store_mark_delivered(gm_store_t *s, const uint8_t id[GM_ID_LEN],
                                           uint64_t *gen);
 
+/*
+ * Marks a held bundle delivered and keeps holding it (a flood, passed on to
+ * later neighbours): its id is never accepted again, not even after it is
+ * evicted. *gen as for gm_store_mark_delivered.
+ */
+GM_MUST_CHECK int gm_store_note_delivered(gm_store_t *s, const uint8_t id[GM_ID_LEN],
+                                          uint64_t *gen);
+
+/*
+ * Called when a failure (GM_EIO from any call, commit included) loses the
+ * open group gen: whatever waited for gen to be durable (custody acks,
+ * deliveries) must be dropped, never carried out.
+ */
+typedef void (*gm_store_lost_cb)(void *ctx, uint64_t gen);
+void gm_store_set_on_lost(gm_store_t *s, gm_store_lost_cb cb, void *ctx);
+
 /* What the store knows of an id. */
 GM_MUST_CHECK int gm_store_lookup(gm_store_t *s, const uint8_t id[GM_ID_LEN],
                                   gm_store_state_t *out);

@@ -63,6 +63,7 @@ const char *const gm__store_sql[Q_COUNT] = {
     [Q_SEEN_ADD] = "INSERT INTO seen(id, expires, delivered) VALUES (?1, ?2, 0)",
     [Q_SEEN_DELIVERED] = "UPDATE seen SET delivered = 1 WHERE id = ?1",
     [Q_SEEN_DEL] = "DELETE FROM seen WHERE id = ?1",
+    [Q_SEEN_DEL_UNDELIVERED] = "DELETE FROM seen WHERE id = ?1 AND delivered = 0",
     [Q_SEEN_EXPIRE] = "DELETE FROM seen WHERE expires <= ?1",
     [Q_ADD] = "INSERT INTO bundle(id, src, dst_kind, dst, prio, created, expires, size, data)"
               " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -72,6 +73,8 @@ const char *const gm__store_sql[Q_COUNT] = {
     [Q_ORIGINS] = "SELECT src, bytes FROM origin ORDER BY bytes DESC, src",
     [Q_VICTIM] = "SELECT id, prio, size, data FROM bundle WHERE src = ?1"
                  " ORDER BY prio DESC, seq LIMIT 1",
+    [Q_VICTIM_BELOW] = "SELECT id, prio, size, data FROM bundle WHERE prio > ?1"
+                       " ORDER BY prio DESC, seq LIMIT 1",
     [Q_HAS_ROUTINE] = "SELECT 1 FROM bundle WHERE prio > 0 LIMIT 1",
     [Q_EACH_ALL] = "SELECT data FROM bundle ORDER BY prio, seq LIMIT ?1",
     [Q_EACH_DST] = "SELECT data FROM bundle WHERE dst_kind = ?1 AND dst = ?2"

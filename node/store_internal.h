@@ -18,6 +18,7 @@ typedef enum {
     Q_SEEN_ADD,
     Q_SEEN_DELIVERED,
     Q_SEEN_DEL,
+    Q_SEEN_DEL_UNDELIVERED,
     Q_SEEN_EXPIRE,
     Q_ADD,
     Q_DEL,
@@ -25,6 +26,7 @@ typedef enum {
     Q_ORIGIN_BYTES,
     Q_ORIGINS,
     Q_VICTIM,
+    Q_VICTIM_BELOW,
     Q_HAS_ROUTINE,
     Q_EACH_ALL,
     Q_EACH_DST,
@@ -48,6 +50,8 @@ struct gm_store {
     size_t n_drops, cap_drops;
     gm_store_drop_cb on_drop;
     void *drop_ctx;
+    gm_store_lost_cb on_lost;
+    void *lost_ctx;
     gm_store_stats_t st;
     char errmsg[256];
 };

@@ -565,3 +565,40 @@ Test(store, error_names_cover_the_store_codes)
     cr_assert_str_eq(gm_store_strerror(GM_STORE_EQUOTA), "store quota reached");
     cr_assert_str_eq(gm_store_strerror(GM_EIO), gm_strerror(GM_EIO));
 }
+
+/* A flood delivered here and kept for later neighbours stays remembered as delivered when
+ * it is evicted: offered again, it is a duplicate, not a second delivery. */
+Test(store, delivered_flood_is_remembered_after_eviction)
+{
+    uint8_t id[GM_ID_LEN];
+    uint64_t gen;
+
+    open_units(100, 3);
+    cr_assert_eq(put(10, A, GM_PRIO_BULK), 0);
+    gm_test_bundle_id(10, id);
+    cr_assert_eq(gm_store_note_delivered(store, id, &gen), 0);
+    cr_assert_eq(gm_store_get(store, id, on_each, NULL), 0, "noting the delivery keeps it");
+    cr_assert_eq(state_of(10), GM_STORE_DELIVERED);
+    cr_assert_eq(put(11, A, GM_PRIO_URGENT), 0);
+    cr_assert_eq(put(12, A, GM_PRIO_URGENT), 0);
+    cr_assert_eq(put(13, A, GM_PRIO_URGENT), 0);
+    cr_assert_eq(drops.count, 1, "the bulk flood was evicted");
+    cr_assert_eq(drops.n[0], 10);
+    cr_assert_eq(state_of(10), GM_STORE_DELIVERED);
+    cr_assert_eq(put(10, A, GM_PRIO_BULK), GM_STORE_EDUPLICATE);
+}
+
+/* A store full of one-bundle origins (distinct sources): a put looks at a bounded number of
+ * them, then takes the lowest-priority bundle of any origin, and still refuses rightly. */
+Test(store, many_small_origins_do_not_make_a_put_walk_them_all)
+{
+    open_units(200, 200);
+    for (uint32_t i = 0; i < 200; i++) {
+        cr_assert_eq(put(100 + i, (uint8_t)(i + 1), i < 100 ? GM_PRIO_URGENT : GM_PRIO_BULK), 0);
+    }
+    cr_assert_eq(put(1, 0xF0, GM_PRIO_NORMAL), 0, "a bulk bundle makes room");
+    cr_assert_eq(drops.count, 1);
+    cr_assert_geq(drops.n[0], 200, "the victim is a bulk bundle (numbers 200-299)");
+    cr_assert_eq(put(2, 0xF1, GM_PRIO_BULK), GM_STORE_EQUOTA,
+                 "same priority, every origin holds one bundle: no fair share to take");
+}
