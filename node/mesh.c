@@ -351,23 +351,23 @@ static void maybe_deliver(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *dat
     }
 }
 
-/* Token bucket per origin: origin_rate per second, a second's worth at once. */
-static bool origin_allows(gm_mesh_t *m, const uint8_t origin[GM_ID_LEN])
+/* Token bucket per id in table: rate per second, a second's worth at once. */
+static bool rate_allows(gm_mesh_t *m, struct gm_origin_slot *table, const uint8_t id[GM_ID_LEN],
+                        double rate)
 {
     uint64_t now = gm_node_now_ms(m->node);
-    double rate = m->cfg->origin_rate;
-    struct gm_origin_slot *s = NULL, *oldest = &m->origins[0];
+    struct gm_origin_slot *s = NULL, *oldest = &table[0];
 
     for (size_t i = 0; i < GM_MESH_ORIGIN_SLOTS && s == NULL; i++) {
-        if (memcmp(m->origins[i].id, origin, GM_ID_LEN) == 0 && m->origins[i].t_ms != 0) {
-            s = &m->origins[i];
-        } else if (m->origins[i].t_ms < oldest->t_ms) {
-            oldest = &m->origins[i];
+        if (memcmp(table[i].id, id, GM_ID_LEN) == 0 && table[i].t_ms != 0) {
+            s = &table[i];
+        } else if (table[i].t_ms < oldest->t_ms) {
+            oldest = &table[i];
         }
     }
-    if (s == NULL) { /* a new origin takes the least recently seen slot */
+    if (s == NULL) { /* a new id takes the least recently seen slot */
         s = oldest;
-        memcpy(s->id, origin, GM_ID_LEN);
+        memcpy(s->id, id, GM_ID_LEN);
         s->tokens = rate;
         s->t_ms = now;
     }
@@ -400,7 +400,11 @@ static void on_bundle(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t
         m->stats.dropped[GM_MDROP_HOP_LIMIT]++;
         return; /* not acknowledged: it could only stay here, undeliverable */
     }
-    if (b.priority != GM_PRIO_EMERGENCY && !origin_allows(m, b.src)) {
+    /* The source in the header is not signed (relays cannot check it): the neighbour,
+     * which its link authenticates, has a budget of its own, emergency bundles included. */
+    if (!rate_allows(m, m->neighbours, peer, m->cfg->neighbour_rate) ||
+        (b.priority != GM_PRIO_EMERGENCY && !rate_allows(m, m->origins, b.src,
+                                                        m->cfg->origin_rate))) {
         m->stats.dropped[GM_MDROP_RATE]++;
         return; /* not acknowledged: the previous hop keeps it and offers it again later */
     }
@@ -563,6 +567,11 @@ static void on_tick(void *ctx)
     gm__mesh_route_tick(m);
 }
 
+static void on_trust_changed(void *ctx)
+{
+    gm__mesh_crl_applied(ctx);
+}
+
 /* ---- the public side ---- */
 
 int gm_mesh_send(gm_mesh_t *m, const gm_dest_t *dst, gm_prio_t prio, uint32_t lifetime,
@@ -605,7 +614,8 @@ int gm_mesh_new(gm_node_t *node, gm_mesh_t **out, gm_why_t *why)
     gm_mesh_t *m = calloc(1, sizeof *m);
     gm_store_limits_t lim;
     char path[GM_PATH_MAX];
-    gm_node_hooks_t hooks = {on_data, on_link_up, on_link_down, on_drained, on_turn_end, on_tick};
+    gm_node_hooks_t hooks = {on_data,     on_link_up, on_link_down,        on_drained,
+                             on_turn_end, on_tick,    on_trust_changed};
     int err;
 
     if (m == NULL) {

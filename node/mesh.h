@@ -15,8 +15,10 @@
  * get them through anti-entropy.
  *
  * Fairness. Bundles from one origin are taken into custody at most at
- * mesh.origin_rate per second (emergency bundles are exempt); the rest are
- * not acknowledged, so they stay with the previous hop and come again later.
+ * mesh.origin_rate per second (emergency bundles are exempt), and from one
+ * neighbour at most at mesh.neighbour_rate (the source in a header is not
+ * signed, the link is); the rest are not acknowledged, so they stay with the
+ * previous hop and come again later.
  * With the store's per-origin quota, a node flooding the mesh slows itself
  * down and cannot crowd out anyone else's traffic.
  *

@@ -53,7 +53,8 @@ struct gm_mesh {
     struct gm_sync *syncs; /* anti-entropy walks in progress, one per neighbour */
     uint8_t synced[GM_MESH_MAX_SYNCED][GM_ID_LEN]; /* neighbours whose filter this link had */
     size_t n_synced;
-    struct gm_origin_slot origins[GM_MESH_ORIGIN_SLOTS]; /* custody rate per origin */
+    struct gm_origin_slot origins[GM_MESH_ORIGIN_SLOTS];    /* custody rate per origin */
+    struct gm_origin_slot neighbours[GM_MESH_ORIGIN_SLOTS]; /* and per neighbour */
 };
 
 bool gm__mesh_is_flood(const gm_bundle_t *b);

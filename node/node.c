@@ -402,6 +402,14 @@ int gm_node_reload_trust(gm_node_t *n, gm_why_t *why)
         free(fresh);
         return err;
     }
+    /* A list newer than the disk's (from the mesh, not saved) stays: a reload never
+     * brings a revoked node back. gm_trust_add_crl takes it from the old store. */
+    for (size_t i = 0; i < n->trust->n_roots; i++) {
+        if (n->trust->crls[i].encoded != NULL &&
+            gm_trust_add_crl(fresh, &n->trust->crls[i]) == 0) {
+            gm__log(n, GM_LOG_WARN, "kept a revocation list newer than the one on disk");
+        }
+    }
     /* the contents move, the object stays: layers above keep pointers to it */
     gm_trust_close(n->trust);
     *n->trust = *fresh;
@@ -409,6 +417,9 @@ int gm_node_reload_trust(gm_node_t *n, gm_why_t *why)
     gm__log(n, GM_LOG_INFO, "trust reloaded from %s", n->dir);
     warn_stale_crls(n);
     recheck_links(n);
+    if (n->hooks.trust_changed != NULL) {
+        n->hooks.trust_changed(n->hooks_ctx); /* the mesh drops revoked routes */
+    }
     return 0;
 }
 

@@ -109,6 +109,8 @@ typedef struct {
     void (*turn_end)(void *ctx);
     /* every tick_ms */
     void (*tick)(void *ctx);
+    /* the trust store was reloaded (roots or revocation lists may have changed) */
+    void (*trust_changed)(void *ctx);
 } gm_node_hooks_t;
 
 /* Replaces the hooks (and the data callback: hooks->data). */
