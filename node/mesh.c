@@ -182,43 +182,58 @@ static int queue_delivery(gm_mesh_t *m, const uint8_t *data, size_t len, uint64_
     return 0;
 }
 
-/* Sends the acks whose generation is durable, batched per neighbour. */
+static int by_peer(const void *a, const void *b)
+{
+    return memcmp(((const struct gm_pending_ack *)a)->peer,
+                  ((const struct gm_pending_ack *)b)->peer, GM_ID_LEN);
+}
+
+/* One CustodyAck of up to GM_ACK_MAX_IDS ids to peer. */
+static void send_ack_batch(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN],
+                           const struct gm_pending_ack *acks, size_t n)
+{
+    size_t len;
+
+    for (size_t i = 0; i < n; i++) {
+        memcpy(m->ack_ids[i], acks[i].id, GM_ID_LEN);
+    }
+    if (gm_wire_ack_encode((const uint8_t(*)[GM_ID_LEN])m->ack_ids, n, m->frame,
+                           GM_MESH_FRAME_MAX, &len) == 0 &&
+        gm_node_send_control(m->node, peer, GM_CH_ACK, m->frame, len) == 0) {
+        m->stats.acks_sent += n;
+    } else {
+        /* no link or a full queue: the neighbour offers the bundles again, acked then */
+        gm_node_log(m->node, GM_LOG_DEBUG, "mesh: %zu custody acks not sent", n);
+    }
+}
+
+/* Sends the acks whose generation is durable, batched per neighbour (sorted: no n^2). */
 static void send_acks(gm_mesh_t *m)
 {
     uint64_t durable = gm_store_durable_gen(m->store);
-    size_t keep = 0;
+    size_t ready = 0, run;
 
+    /* the durable ones to the front, the others stay queued behind them */
     for (size_t i = 0; i < m->n_acks; i++) {
-        struct gm_pending_ack *a = &m->acks[i];
-        size_t n = 0, len;
-
-        if (a->gen > durable) {
-            m->acks[keep++] = *a;
-            continue;
-        }
-        if (a->gen == 0) {
-            continue; /* taken by an earlier batch for the same neighbour */
-        }
-        /* gather every durable ack for this neighbour from here on */
-        for (size_t j = i; j < m->n_acks && n < GM_ACK_MAX_IDS; j++) {
-            if (m->acks[j].gen != 0 && m->acks[j].gen <= durable &&
-                memcmp(m->acks[j].peer, a->peer, GM_ID_LEN) == 0) {
-                memcpy(m->ack_ids[n++], m->acks[j].id, GM_ID_LEN);
-                if (j != i) {
-                    m->acks[j].gen = 0;
-                }
-            }
-        }
-        if (gm_wire_ack_encode((const uint8_t(*)[GM_ID_LEN])m->ack_ids, n, m->frame,
-                               GM_MESH_FRAME_MAX, &len) == 0 &&
-            gm_node_send_control(m->node, a->peer, GM_CH_ACK, m->frame, len) == 0) {
-            m->stats.acks_sent += n;
-        } else if (gm_node_has_link(m->node, a->peer)) {
-            /* a full queue: the neighbour offers the bundles again and is acked then */
-            gm_node_log(m->node, GM_LOG_DEBUG, "mesh: %zu custody acks deferred", n);
+        if (m->acks[i].gen <= durable) {
+            struct gm_pending_ack t = m->acks[ready];
+            m->acks[ready++] = m->acks[i];
+            m->acks[i] = t;
         }
     }
-    m->n_acks = keep;
+    if (ready == 0) {
+        return; /* (m->acks may still be NULL) */
+    }
+    qsort(m->acks, ready, sizeof *m->acks, by_peer);
+    for (size_t i = 0; i < ready; i += run) {
+        for (run = 1; i + run < ready && run < GM_ACK_MAX_IDS &&
+                      memcmp(m->acks[i + run].peer, m->acks[i].peer, GM_ID_LEN) == 0;
+             run++) {
+        }
+        send_ack_batch(m, m->acks[i].peer, m->acks + i, run);
+    }
+    memmove(m->acks, m->acks + ready, (m->n_acks - ready) * sizeof *m->acks);
+    m->n_acks -= ready;
 }
 
 static void run_deliveries(gm_mesh_t *m)
@@ -419,11 +434,9 @@ static void on_bundle(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t
         return;
     }
     if (err != 0) {
-        gm_mesh_drop_t why = put_refusal(err);
-        m->stats.dropped[why]++;
-        if (why == GM_MDROP_EXPIRED) {
-            (void)queue_ack(m, peer, b.id, gm_store_durable_gen(m->store)); /* stop retries */
-        }
+        /* not acknowledged, expired ones neither: this node's clock may be the wrong one,
+         * and the previous hop drops the bundle when its own clock says so */
+        m->stats.dropped[put_refusal(err)]++;
         return;
     }
     m->stats.accepted++;
@@ -500,6 +513,8 @@ static void on_link_down(void *ctx, const uint8_t peer[GM_ID_LEN])
 {
     gm_mesh_t *m = ctx;
 
+    /* this may run inside a send to another neighbour (a link failing mid-flood): only
+     * state changes here; the route updates it causes go out at the end of the turn */
     gm_inflight_drop_hop(&m->inflight, peer); /* offered again through another route */
     gm__mesh_sync_forget(m, peer);
     gm__mesh_route_link_down(m, peer);
@@ -521,6 +536,7 @@ static void on_turn_end(void *ctx)
 {
     gm_mesh_t *m = ctx;
 
+    gm__mesh_route_turn_end(m);
     if (m->dirty && (m->cfg->commit_interval_ms == 0 ||
                      gm_node_now_ms(m->node) - m->t_commit >= m->cfg->commit_interval_ms)) {
         commit(m);

@@ -47,7 +47,7 @@ struct gm_mesh {
     struct gm_pending_delivery *deliveries, **deliveries_tail;
     uint8_t (*ack_ids)[GM_ID_LEN]; /* GM_ACK_MAX_IDS of them */
     uv_timer_t commit_timer;
-    bool timer_open, dirty, rescan, blocked;
+    bool timer_open, dirty, rescan, blocked, route_news;
     uint64_t t_commit, t_rescan, t_expire;
     uint8_t *frame; /* GM_MESH_FRAME_MAX: one outgoing mesh message */
     struct gm_sync *syncs; /* anti-entropy walks in progress, one per neighbour */
@@ -83,6 +83,8 @@ void gm__mesh_crl_applied(gm_mesh_t *m);
 void gm__mesh_crls_to(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN]);
 void gm__mesh_route_link_up(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN]);
 void gm__mesh_route_link_down(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN]);
+/* Floods the route changes a lost link left (deferred out of the link_down hook). */
+void gm__mesh_route_turn_end(gm_mesh_t *m);
 void gm__mesh_route_tick(gm_mesh_t *m);
 
 /* mesh_sync.c: anti-entropy */

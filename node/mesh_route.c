@@ -227,8 +227,17 @@ void gm__mesh_route_link_up(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
 
 void gm__mesh_route_link_down(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
 {
-    (void)gm_router_link_down(m->router, peer);
-    flood_pending(m);
+    if (gm_router_link_down(m->router, peer) > 0) {
+        m->route_news = true; /* flooded at the end of the turn (gm__mesh_route_turn_end) */
+    }
+}
+
+void gm__mesh_route_turn_end(gm_mesh_t *m)
+{
+    if (m->route_news) {
+        m->route_news = false;
+        flood_pending(m);
+    }
 }
 
 void gm__mesh_route_tick(gm_mesh_t *m)

@@ -719,12 +719,23 @@ void gm_node_set_hooks(gm_node_t *n, const gm_node_hooks_t *hooks, void *ctx)
 void gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM_ID_LEN]),
                        void *ctx)
 {
-    for (gm_link_t *l = n->links; l != NULL; l = l->next) {
+    uint8_t(*ids)[GM_ID_LEN];
+    size_t k = 0, count = gm_node_link_count(n);
+
+    /* fn may close a link (a send failing half-way): walk a copy of the peer ids */
+    ids = count > 0 ? malloc(count * GM_ID_LEN) : NULL;
+    for (gm_link_t *l = n->links; ids != NULL && l != NULL; l = l->next) {
         /* a peer with two links up (a replacement in progress) is visited once */
-        if (l->state == LINK_UP && find_up(n, l->peer_id, NULL) == l) {
-            fn(ctx, l->peer_id);
+        if (l->state == LINK_UP && find_up(n, l->peer_id, NULL) == l && k < count) {
+            memcpy(ids[k++], l->peer_id, GM_ID_LEN);
         }
     }
+    for (size_t i = 0; i < k; i++) {
+        if (gm_node_has_link(n, ids[i])) {
+            fn(ctx, ids[i]);
+        }
+    }
+    free(ids);
 }
 
 const gm_node_config_t *gm_node_config(const gm_node_t *n)

@@ -365,8 +365,9 @@ Test(mesh, flooding_node_does_not_starve_others)
     send_to(f, d2, GM_PRIO_BULK, 600);
     gm_test_run_for(&m.loop, 50);
     send_to(g, d1, GM_PRIO_NORMAL, 50);
-    cr_assert(wait_delivered(d1, 50, 1500), "the guard's bundles waited behind the flood");
-    cr_assert_lt(m.delivered[d2], 600, "the flood was not slowed at all");
+    cr_assert(wait_delivered(d1, 50, 10000), "the guard's bundles never arrived");
+    /* an order, not a time: when the guard's last bundle is in, the flood is far behind */
+    cr_assert_lt(m.delivered[d2], 600, "the guard's bundles waited for the whole flood");
     {
         gm_mesh_stats_t s;
         gm_mesh_stats(m.meshes[r], &s);
