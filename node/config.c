@@ -55,6 +55,7 @@ static const struct opt opts[] = {
     {"limits", "handshake_burst", T_U32, OFF(handshake_burst), 1, 1000000},
     {"mesh", "store_max_bytes", T_U64, OFF(store_max_bytes), 65536, UINT64_MAX},
     {"mesh", "store_max_per_origin", T_U64, OFF(store_max_per_origin), 65536, UINT64_MAX},
+    {"mesh", "store_max_per_link", T_U64, OFF(store_max_per_link), 65536, UINT64_MAX},
     {"mesh", "max_bundle", T_U32, OFF(max_bundle), 256, 262144},
     {"mesh", "commit_interval_ms", T_U32, OFF(commit_interval_ms), 0, 10000},
     {"mesh", "custody_timeout_ms", T_U32, OFF(custody_timeout_ms), 100, 3600000},
@@ -94,6 +95,7 @@ void gm_config_defaults(gm_node_config_t *c)
     c->max_link_age_s = 86400;
     c->store_max_bytes = 256ull << 20;
     c->store_max_per_origin = 64ull << 20;
+    c->store_max_per_link = 128ull << 20;
     c->max_bundle = 65536;
     c->commit_interval_ms = 5;
     c->custody_timeout_ms = 10000;
@@ -316,8 +318,10 @@ int gm_config_validate(const gm_node_config_t *c, gm_why_t *why)
         gm_why_set(why, "limits.max_message must be at least 300000 and mesh.max_bundle + 1024");
         return GM_EPROTO;
     }
-    if (c->max_bundle > c->store_max_per_origin || c->store_max_per_origin > c->store_max_bytes) {
-        gm_why_set(why, "mesh: max_bundle <= store_max_per_origin <= store_max_bytes must hold");
+    if (c->max_bundle > c->store_max_per_origin || c->store_max_per_origin > c->store_max_bytes ||
+        c->max_bundle > c->store_max_per_link) {
+        gm_why_set(why, "mesh: max_bundle <= store_max_per_origin <= store_max_bytes and "
+                        "max_bundle <= store_max_per_link must hold");
         return GM_EPROTO;
     }
     if (c->announce_interval_ms >= c->route_expiry_ms) {

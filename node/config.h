@@ -53,6 +53,7 @@ typedef struct {
     /* the mesh layer (node/mesh.c) */
     uint64_t store_max_bytes;       /* bundles held, all origins */
     uint64_t store_max_per_origin;  /* bundles held from one source node */
+    uint64_t store_max_per_link;    /* bundles held that one neighbour handed over */
     uint32_t max_bundle;            /* bytes of one encoded bundle */
     uint32_t commit_interval_ms;    /* group commit: at most this long between commits */
     uint32_t custody_timeout_ms;    /* no custody ack by then: offer the bundle again */

@@ -424,9 +424,8 @@ static void on_bundle(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t
         return; /* not acknowledged: the previous hop keeps it and offers it again later */
     }
     /* readmit: a unicast bundle this node handed on and that came back is held again */
-    err = gm__mesh_is_flood(&b) ? gm_store_put(m->store, &b, data, len, gm_node_wall(m->node), &gen)
-                                : gm_store_readmit(m->store, &b, data, len,
-                                                   gm_node_wall(m->node), &gen);
+    err = gm_store_put_from(m->store, peer, &b, data, len, gm_node_wall(m->node), &gen,
+                            !gm__mesh_is_flood(&b));
     if (err == GM_STORE_EDUPLICATE) {
         m->stats.duplicates++;
         (void)queue_ack(m, peer, b.id, gen); /* its ack may have been lost: again */
@@ -644,6 +643,7 @@ int gm_mesh_new(gm_node_t *node, gm_mesh_t **out, gm_why_t *why)
     gm_inflight_init(&m->inflight);
     lim.max_total = m->cfg->store_max_bytes;
     lim.max_per_origin = m->cfg->store_max_per_origin;
+    lim.max_per_link = m->cfg->store_max_per_link;
     lim.max_bundle = m->cfg->max_bundle;
     if (gm_path_join(path, sizeof path, gm_node_dir(node), GM_FILE_STORE) != 0) {
         gm_why_set(why, "%s: path too long", gm_node_dir(node));

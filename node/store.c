@@ -345,7 +345,10 @@ static int fit_total(gm_store_t *s, const gm_bundle_t *b, uint64_t n)
 
 /* ---- puts ---- */
 
-static int insert(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t len)
+static const uint8_t local_via[GM_ID_LEN]; /* zeros: put by this node itself */
+
+static int insert(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t len,
+                  const uint8_t via[GM_ID_LEN])
 {
     uint64_t expires = b->created + b->lifetime;
     sqlite3_stmt *st = stmt(s, Q_ADD);
@@ -363,6 +366,7 @@ static int insert(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size
     sqlite3_bind_int64(st, 7, (sqlite3_int64)expires);
     sqlite3_bind_int64(st, 8, (sqlite3_int64)len);
     sqlite3_bind_blob(st, 9, data, (int)len, SQLITE_STATIC);
+    bind_id(st, 10, via);
     if (run(s, st) != 0) {
         return GM_EIO;
     }
@@ -404,7 +408,8 @@ static int is_seen(gm_store_t *s, const uint8_t id[GM_ID_LEN], bool *seen, bool 
 }
 
 /* Evicts what the rules allow and inserts, inside a savepoint: all or nothing. */
-static int put_in_savepoint(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t len)
+static int put_in_savepoint(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t len,
+                            const uint8_t via[GM_ID_LEN])
 {
     uint64_t bundles = s->st.bundles, bytes = s->st.bytes;
     int err;
@@ -417,7 +422,7 @@ static int put_in_savepoint(gm_store_t *s, const gm_bundle_t *b, const uint8_t *
         err = fit_total(s, b, len);
     }
     if (err == 0) {
-        err = insert(s, b, data, len);
+        err = insert(s, b, data, len, via);
     }
     if (err == GM_EIO) {
         return err; /* fail() rolled the whole group back */
@@ -449,10 +454,24 @@ static int is_held(gm_store_t *s, const uint8_t id[GM_ID_LEN], bool *held)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s);
 }
 
+/* Bytes held that neighbour via handed over. */
+static int link_bytes(gm_store_t *s, const uint8_t via[GM_ID_LEN], uint64_t *out)
+{
+    sqlite3_stmt *st = stmt(s, Q_LINK_BYTES);
+    int rc;
+
+    bind_id(st, 1, via);
+    rc = sqlite3_step(st);
+    *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s);
+}
+
 static int put(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t len, uint64_t now,
-               uint64_t *gen, bool readmit)
+               uint64_t *gen, bool readmit, const uint8_t via[GM_ID_LEN])
 {
     bool was_open = s->in_txn, seen, delivered, held = true;
+    uint64_t via_bytes = 0;
     int err;
 
     assert(!s->in_cb && now < NOW_MAX);
@@ -482,7 +501,17 @@ static int put(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t 
         *gen = was_open ? s->gen : s->durable_gen;
         return GM_STORE_EDUPLICATE;
     }
-    err = put_in_savepoint(s, b, data, len);
+    if (via != local_via && s->lim.max_per_link != 0) {
+        err = link_bytes(s, via, &via_bytes);
+        if (err != 0) {
+            return err;
+        }
+        if (via_bytes + len > s->lim.max_per_link) {
+            s->st.refused_quota++;
+            return GM_STORE_EQUOTA; /* nothing is evicted for a neighbour over its share */
+        }
+    }
+    err = put_in_savepoint(s, b, data, len, via);
     if (err == GM_STORE_EQUOTA) {
         s->st.refused_quota++;
     }
@@ -502,13 +531,19 @@ static int put(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t 
 int gm_store_put(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t len, uint64_t now,
                  uint64_t *gen)
 {
-    return put(s, b, data, len, now, gen, false);
+    return put(s, b, data, len, now, gen, false, local_via);
 }
 
 int gm_store_readmit(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t len,
                      uint64_t now, uint64_t *gen)
 {
-    return put(s, b, data, len, now, gen, true);
+    return put(s, b, data, len, now, gen, true, local_via);
+}
+
+int gm_store_put_from(gm_store_t *s, const uint8_t via[GM_ID_LEN], const gm_bundle_t *b,
+                      const uint8_t *data, size_t len, uint64_t now, uint64_t *gen, bool readmit)
+{
+    return put(s, b, data, len, now, gen, readmit, via);
 }
 
 /* ---- custody handed on, delivery ---- */

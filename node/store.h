@@ -62,7 +62,7 @@
 
 #define GM_FILE_STORE "store.db"
 #define GM_STORE_SKEW_SECONDS GM_CERT_SKEW_SECONDS
-#define GM_STORE_SCHEMA_VERSION 1
+#define GM_STORE_SCHEMA_VERSION 2
 
 /*
  * Refusals of gm_store_put(), beside the GM_E* codes. Negative, outside the
@@ -79,6 +79,7 @@ enum {
 typedef struct {
     uint64_t max_total;      /* bytes of encoded bundles held */
     uint64_t max_per_origin; /* of those, bytes from one source node */
+    uint64_t max_per_link;   /* of those, bytes one neighbour handed over (0: no limit) */
     size_t max_bundle;       /* one encoded bundle */
 } gm_store_limits_t;
 
@@ -145,6 +146,17 @@ GM_MUST_CHECK int gm_store_put(gm_store_t *s, const gm_bundle_t *b, const uint8_
  */
 GM_MUST_CHECK int gm_store_readmit(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data,
                                    size_t len, uint64_t now, uint64_t *gen);
+
+/*
+ * gm_store_put and gm_store_readmit for a bundle that neighbour via handed
+ * over: on top of the other rules, the bytes held that came from via stay
+ * within max_per_link, or the put is refused (GM_STORE_EQUOTA, nothing is
+ * evicted for it): one neighbour cannot fill this node's store, whatever
+ * sources its bundles claim (headers are not signed).
+ */
+GM_MUST_CHECK int gm_store_put_from(gm_store_t *s, const uint8_t via[GM_ID_LEN],
+                                    const gm_bundle_t *b, const uint8_t *data, size_t len,
+                                    uint64_t now, uint64_t *gen, bool readmit);
 
 /*
  * Commits the open group with one fsync. Returns how many puts it made

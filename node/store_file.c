@@ -25,7 +25,8 @@ static const char schema_sql[] =
     " seq INTEGER PRIMARY KEY," /* arrival order here: lower is older */
     " id BLOB NOT NULL UNIQUE, src BLOB NOT NULL, dst_kind INTEGER NOT NULL,"
     " dst BLOB NOT NULL, prio INTEGER NOT NULL, created INTEGER NOT NULL,"
-    " expires INTEGER NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL);"
+    " expires INTEGER NOT NULL, size INTEGER NOT NULL, data BLOB NOT NULL,"
+    " via BLOB NOT NULL);" /* the neighbour that handed it over; zeros: this node */
     "CREATE INDEX bundle_order ON bundle(prio, seq);"
     "CREATE INDEX bundle_dst ON bundle(dst_kind, dst, prio, seq);"
     "CREATE INDEX bundle_src ON bundle(src, prio DESC, seq);"
@@ -36,13 +37,19 @@ static const char schema_sql[] =
     "CREATE TABLE origin (src BLOB PRIMARY KEY, bytes INTEGER NOT NULL,"
     " bundles INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX origin_bytes ON origin(bytes DESC, src);"
+    "CREATE TABLE link (via BLOB PRIMARY KEY, bytes INTEGER NOT NULL,"
+    " bundles INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TRIGGER bundle_added AFTER INSERT ON bundle BEGIN"
     " INSERT INTO origin(src, bytes, bundles) VALUES (new.src, new.size, 1)"
     "  ON CONFLICT(src) DO UPDATE SET bytes = bytes + new.size, bundles = bundles + 1;"
+    " INSERT INTO link(via, bytes, bundles) VALUES (new.via, new.size, 1)"
+    "  ON CONFLICT(via) DO UPDATE SET bytes = bytes + new.size, bundles = bundles + 1;"
     " END;"
     "CREATE TRIGGER bundle_gone AFTER DELETE ON bundle BEGIN"
     " UPDATE origin SET bytes = bytes - old.size, bundles = bundles - 1 WHERE src = old.src;"
     " DELETE FROM origin WHERE src = old.src AND bundles = 0;"
+    " UPDATE link SET bytes = bytes - old.size, bundles = bundles - 1 WHERE via = old.via;"
+    " DELETE FROM link WHERE via = old.via AND bundles = 0;"
     " END;";
 
 /* Written with the schema: what check_identity() reads back. */
@@ -65,8 +72,9 @@ const char *const gm__store_sql[Q_COUNT] = {
     [Q_SEEN_DEL] = "DELETE FROM seen WHERE id = ?1",
     [Q_SEEN_DEL_UNDELIVERED] = "DELETE FROM seen WHERE id = ?1 AND delivered = 0",
     [Q_SEEN_EXPIRE] = "DELETE FROM seen WHERE expires <= ?1",
-    [Q_ADD] = "INSERT INTO bundle(id, src, dst_kind, dst, prio, created, expires, size, data)"
-              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [Q_ADD] = "INSERT INTO bundle(id, src, dst_kind, dst, prio, created, expires, size, data, via)"
+              " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [Q_LINK_BYTES] = "SELECT bytes FROM link WHERE via = ?1",
     [Q_DEL] = "DELETE FROM bundle WHERE id = ?1",
     [Q_GET] = "SELECT data FROM bundle WHERE id = ?1",
     [Q_ORIGIN_BYTES] = "SELECT bytes FROM origin WHERE src = ?1",
@@ -89,6 +97,7 @@ void gm_store_limits_default(gm_store_limits_t *lim)
 {
     lim->max_total = STORE_DEFAULT_TOTAL;
     lim->max_per_origin = STORE_DEFAULT_PER_ORIGIN;
+    lim->max_per_link = 0;
     lim->max_bundle = GM_BUNDLE_MAX_LEN_DEFAULT;
 }
 

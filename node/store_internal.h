@@ -24,6 +24,7 @@ typedef enum {
     Q_DEL,
     Q_GET,
     Q_ORIGIN_BYTES,
+    Q_LINK_BYTES,
     Q_ORIGINS,
     Q_VICTIM,
     Q_VICTIM_BELOW,

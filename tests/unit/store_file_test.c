@@ -528,8 +528,8 @@ Test(store_file, another_applications_database_is_refused_untouched)
 Test(store_file, other_schema_version_is_refused_untouched)
 {
     make_real_store();
-    sqlite_exec("PRAGMA user_version = 2");
-    assert_refused("schema version 2, this build reads version 1");
+    sqlite_exec("PRAGMA user_version = 99");
+    assert_refused("schema version 99, this build reads version 2");
 }
 
 Test(store_file, unreadable_store_is_refused_untouched)

@@ -436,7 +436,7 @@ Test(store, emergency_bundles_go_only_when_nothing_else_is_left)
 
 Test(store, refused_put_evicts_nothing)
 {
-    gm_store_limits_t lim;
+    gm_store_limits_t lim = {0};
     gm_test_bundle_t big;
     gm_store_stats_t st;
     uint64_t gen;
@@ -601,4 +601,29 @@ Test(store, many_small_origins_do_not_make_a_put_walk_them_all)
     cr_assert_geq(drops.n[0], 200, "the victim is a bulk bundle (numbers 200-299)");
     cr_assert_eq(put(2, 0xF1, GM_PRIO_BULK), GM_STORE_EQUOTA,
                  "same priority, every origin holds one bundle: no fair share to take");
+}
+
+/* One neighbour's share: bundles it handed over stay within max_per_link (refused, nothing
+ * evicted for them), while another neighbour and this node's own bundles still get in. */
+Test(store, one_neighbour_cannot_fill_the_store)
+{
+    gm_store_limits_t lim = {.max_total = 10 * unit, .max_per_origin = 10 * unit,
+                             .max_per_link = 3 * unit, .max_bundle = unit};
+    static const uint8_t link_x[GM_ID_LEN] = {0x11}, link_y[GM_ID_LEN] = {0x22};
+    gm_test_bundle_t t;
+    uint64_t gen;
+
+    store = gm_test_store(dir, &lim);
+    for (uint32_t i = 0; i < 4; i++) {
+        gm_test_bundle(&t, 100 + i, (uint8_t)(A + i), GM_PRIO_NORMAL, BODY);
+        cr_assert_eq(gm_store_put_from(store, link_x, &t.b, t.enc, t.len, NOW, &gen, false),
+                     i < 3 ? 0 : GM_STORE_EQUOTA, "bundle %u from x", i);
+    }
+    gm_test_bundle(&t, 200, B, GM_PRIO_NORMAL, BODY);
+    cr_assert_eq(gm_store_put_from(store, link_y, &t.b, t.enc, t.len, NOW, &gen, false), 0);
+    cr_assert_eq(put(300, A, GM_PRIO_NORMAL), 0, "this node's own bundle");
+    gm_test_bundle(&t, 100, A, GM_PRIO_NORMAL, BODY);
+    cr_assert_eq(gm_store_put_from(store, link_x, &t.b, t.enc, t.len, NOW, &gen, false),
+                 GM_STORE_EDUPLICATE, "a duplicate is still answered as one (acked again)");
+    cr_assert_eq(drops.count, 0);
 }
