@@ -93,11 +93,32 @@ static void flood_to(void *ctx, const uint8_t peer[GM_ID_LEN])
  * except (the one it came from); a unicast bundle to its next hop unless it
  * is already waiting for that hop's acknowledgement.
  */
+/*
+ * Bundles a full link refused, in order: offered again when links drain, so
+ * backpressure costs a look at those bundles, not a scan of the whole store.
+ * Past the cap the periodic rescan finds the rest.
+ */
+static void wait_for_drain(gm_mesh_t *m, const uint8_t id[GM_ID_LEN])
+{
+    if (m->n_waiting == m->cap_waiting) {
+        size_t cap = m->cap_waiting ? m->cap_waiting * 2 : 256;
+        void *p = cap <= GM_MESH_MAX_WAITING ? realloc(m->waiting, cap * GM_ID_LEN) : NULL;
+        if (p == NULL) {
+            m->rescan_later = true;
+            return;
+        }
+        m->waiting = p;
+        m->cap_waiting = cap;
+    }
+    memcpy(m->waiting[m->n_waiting++], id, GM_ID_LEN);
+}
+
 void gm__mesh_forward(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *except)
 {
     uint8_t hop[GM_ID_LEN];
     gm_inflight_entry_t *e;
     uint64_t now = gm_node_now_ms(m->node);
+    int err;
 
     if (!gm__mesh_can_go_on(b)) {
         return;
@@ -115,7 +136,10 @@ void gm__mesh_forward(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *except)
         now - e->t_ms < m->cfg->custody_timeout_ms) {
         return;
     }
-    if (gm__mesh_transmit(m, b, hop) == 0 && gm_inflight_put(&m->inflight, b->id, hop, now) != 0) {
+    err = gm__mesh_transmit(m, b, hop);
+    if (err == UV_EAGAIN) {
+        wait_for_drain(m, b->id); /* the link's queue is full: again when it drains */
+    } else if (err == 0 && gm_inflight_put(&m->inflight, b->id, hop, now) != 0) {
         gm_node_log(m->node, GM_LOG_WARN, "mesh: out of memory tracking a bundle in flight");
     }
 }
@@ -520,13 +544,39 @@ static void on_link_down(void *ctx, const uint8_t peer[GM_ID_LEN])
     m->rescan = true;
 }
 
+/* Offers the bundles full links refused, oldest first, until a link refuses again. */
+static void retry_waiting(gm_mesh_t *m)
+{
+    size_t n = m->n_waiting, i;
+    uint8_t(*ids)[GM_ID_LEN] = m->waiting;
+
+    /* gm__mesh_forward may queue ids again: they go to a fresh list */
+    m->waiting = NULL;
+    m->n_waiting = m->cap_waiting = 0;
+    m->blocked = false;
+    for (i = 0; i < n && !m->blocked; i++) {
+        int err = gm_store_get(m->store, ids[i], forward_each, m);
+        if (err != 0 && err != GM_ENOENT) { /* GM_ENOENT: it left meanwhile */
+            gm_node_log(m->node, GM_LOG_WARN, "mesh: store read failed: %s",
+                        gm_store_strerror(err));
+        }
+    }
+    for (; i < n; i++) { /* still blocked: keep their turn */
+        wait_for_drain(m, ids[i]);
+    }
+    free(ids);
+}
+
 static void on_drained(void *ctx, const uint8_t peer[GM_ID_LEN])
 {
     gm_mesh_t *m = ctx;
 
     gm__mesh_sync_resume(m, peer);
-    if (m->blocked) {
-        m->blocked = false;
+    if (m->n_waiting > 0) {
+        retry_waiting(m);
+    }
+    if (m->rescan_later) {
+        m->rescan_later = false;
         m->rescan = true;
     }
 }
@@ -689,6 +739,7 @@ void gm_mesh_free(gm_mesh_t *m)
     gm__mesh_route_free(m);
     gm_inflight_free(&m->inflight);
     free(m->acks);
+    free(m->waiting);
     while (m->deliveries != NULL) {
         struct gm_pending_delivery *d = m->deliveries;
         m->deliveries = d->next;

@@ -18,6 +18,7 @@ struct gm_pending_ack {
 
 #define GM_MESH_ORIGIN_SLOTS 256
 #define GM_MESH_MAX_SYNCED 256
+#define GM_MESH_MAX_WAITING (1u << 20) /* ids waiting for a link to drain */
 
 struct gm_origin_slot {
     uint8_t id[GM_ID_LEN];
@@ -47,7 +48,9 @@ struct gm_mesh {
     struct gm_pending_delivery *deliveries, **deliveries_tail;
     uint8_t (*ack_ids)[GM_ID_LEN]; /* GM_ACK_MAX_IDS of them */
     uv_timer_t commit_timer;
-    bool timer_open, dirty, rescan, blocked, route_news;
+    bool timer_open, dirty, rescan, blocked, route_news, rescan_later;
+    uint8_t (*waiting)[GM_ID_LEN]; /* refused by a full link: offered again on drain */
+    size_t n_waiting, cap_waiting;
     uint64_t t_commit, t_rescan, t_expire;
     uint8_t *frame; /* GM_MESH_FRAME_MAX: one outgoing mesh message */
     struct gm_sync *syncs; /* anti-entropy walks in progress, one per neighbour */

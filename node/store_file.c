@@ -233,7 +233,10 @@ static int check_intact(sqlite3 *db, const char *path, gm_why_t *why)
     if (rc == SQLITE_OK) {
         rc = sqlite3_exec(db,
                           "PRAGMA synchronous = FULL; PRAGMA cell_size_check = ON;"
-                          "PRAGMA trusted_schema = OFF",
+                          "PRAGMA trusted_schema = OFF;"
+                          /* every put runs in a savepoint: its sub-journal stays in memory
+                           * instead of costing writes to a temporary file */
+                          "PRAGMA temp_store = MEMORY",
                           NULL, NULL, NULL);
     }
     if (rc == SQLITE_OK && sqlite3_db_readonly(db, "main") != 0) {
@@ -277,7 +280,8 @@ int gm__store_load_totals(gm_store_t *s)
  */
 static int open_existing(gm_store_t *s, const char *path, gm_why_t *why)
 {
-    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL);
+    /* one store per node, used from its loop thread only (node/store.h): no mutexes */
+    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     int err;
 
     if (rc != SQLITE_OK) {
