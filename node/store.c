@@ -150,26 +150,30 @@ void gm_store_set_on_drop(gm_store_t *s, gm_store_drop_cb cb, void *ctx)
 
 /* ---- quotas and eviction ---- */
 
-static int origin_bytes(gm_store_t *s, const uint8_t src[GM_ID_LEN], uint64_t *out)
+/* Bytes held for the id bound to query q (an origin's or a link's total), 0 if none. */
+static int bytes_of(gm_store_t *s, gm__store_query_t q, const uint8_t id[GM_ID_LEN],
+                    uint64_t *out)
 {
-    sqlite3_stmt *st = stmt(s, Q_ORIGIN_BYTES);
+    sqlite3_stmt *st = stmt(s, q);
     int rc;
 
-    bind_id(st, 1, src);
+    bind_id(st, 1, id);
     rc = sqlite3_step(st);
     *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s);
 }
 
-/* The lowest-priority, oldest bundle of src (*found false if it holds none). */
-static int lowest_of(gm_store_t *s, const void *src, int src_len, victim_t *v, bool *found)
+static int origin_bytes(gm_store_t *s, const uint8_t src[GM_ID_LEN], uint64_t *out)
 {
-    sqlite3_stmt *st = stmt(s, Q_VICTIM);
-    int rc;
+    return bytes_of(s, Q_ORIGIN_BYTES, src, out);
+}
 
-    sqlite3_bind_blob(st, 1, src, src_len, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
+/* Steps a bound victim query (id, prio, size): *found false if it has no row. */
+static int victim_row(gm_store_t *s, sqlite3_stmt *st, victim_t *v, bool *found)
+{
+    int rc = sqlite3_step(st);
+
     *found = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == GM_ID_LEN;
     if (*found) {
         memcpy(v->id, sqlite3_column_blob(st, 0), GM_ID_LEN);
@@ -178,6 +182,15 @@ static int lowest_of(gm_store_t *s, const void *src, int src_len, victim_t *v, b
     }
     sqlite3_reset(st);
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s);
+}
+
+/* The lowest-priority, oldest bundle of src (*found false if it holds none). */
+static int lowest_of(gm_store_t *s, const void *src, int src_len, victim_t *v, bool *found)
+{
+    sqlite3_stmt *st = stmt(s, Q_VICTIM);
+
+    sqlite3_bind_blob(st, 1, src, src_len, SQLITE_TRANSIENT);
+    return victim_row(s, st, v, found);
 }
 
 /* Whether any non-emergency bundle is held. */
@@ -263,18 +276,9 @@ static int fit_origin(gm_store_t *s, const gm_bundle_t *b, uint64_t n)
 static int lowest_below(gm_store_t *s, gm_prio_t prio, victim_t *v, bool *found)
 {
     sqlite3_stmt *st = stmt(s, Q_VICTIM_BELOW);
-    int rc;
 
     sqlite3_bind_int(st, 1, (int)prio);
-    rc = sqlite3_step(st);
-    *found = rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == GM_ID_LEN;
-    if (*found) {
-        memcpy(v->id, sqlite3_column_blob(st, 0), GM_ID_LEN);
-        v->prio = (gm_prio_t)sqlite3_column_int(st, 1);
-        v->size = (uint64_t)sqlite3_column_int64(st, 2);
-    }
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s);
+    return victim_row(s, st, v, found);
 }
 
 /*
@@ -454,19 +458,6 @@ static int is_held(gm_store_t *s, const uint8_t id[GM_ID_LEN], bool *held)
     return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s);
 }
 
-/* Bytes held that neighbour via handed over. */
-static int link_bytes(gm_store_t *s, const uint8_t via[GM_ID_LEN], uint64_t *out)
-{
-    sqlite3_stmt *st = stmt(s, Q_LINK_BYTES);
-    int rc;
-
-    bind_id(st, 1, via);
-    rc = sqlite3_step(st);
-    *out = rc == SQLITE_ROW ? (uint64_t)sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : fail(s);
-}
-
 static int put(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t len, uint64_t now,
                uint64_t *gen, bool readmit, const uint8_t via[GM_ID_LEN])
 {
@@ -502,7 +493,7 @@ static int put(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size_t 
         return GM_STORE_EDUPLICATE;
     }
     if (via != local_via && s->lim.max_per_link != 0) {
-        err = link_bytes(s, via, &via_bytes);
+        err = bytes_of(s, Q_LINK_BYTES, via, &via_bytes);
         if (err != 0) {
             return err;
         }

@@ -19,6 +19,7 @@
  * tests/fuzz/corpus/announce/ carry valid signatures. Built with
  * -DANNOUNCE_FUZZ_SEEDS (see the end of this file) it writes those seeds.
  */
+#include "tests/fuzz/fuzz.h"
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -39,16 +40,7 @@
 #define FUZZ_FROM_MASK 0x03u
 #define FUZZ_AFTERMATH 0x08u
 
-/* A failed check is a finding: report it the way a sanitizer would and stop. */
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* A program that #includes this file may define it to see each verdict (seed checks). */
 #ifndef FUZZ_ON_VERDICT

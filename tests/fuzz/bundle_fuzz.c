@@ -8,6 +8,7 @@
  *  - be refused (GM_ELIMIT) under any max_len smaller than its length.
  * Input: the bytes of one encoded bundle.
  */
+#include "tests/fuzz/fuzz.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,21 +16,7 @@
 
 #include "proto/wire_bundle.h"
 
-/* A failed check is a finding: report it the way a sanitizer would and stop. */
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool same_bytes(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
-{
-    return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
-}
 
 static bool bundle_equal(const gm_bundle_t *a, const gm_bundle_t *b)
 {

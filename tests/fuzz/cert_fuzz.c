@@ -11,6 +11,7 @@
  * seeds in tests/fuzz/corpus/cert/ carry valid signatures and reach the
  * checks behind signature verification.
  */
+#include "tests/fuzz/fuzz.h"
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -27,16 +28,7 @@
 #define FUZZ_REVOKED_SERIAL 2u
 #define FUZZ_SIGNED_MAX (GM_CRL_MAX_LEN + 1024u)
 
-/* A failed check is a finding: report it the way a sanitizer would and stop. */
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t root_seed[GM_SEED_LEN] = "guardmesh/fuzz/cert/root-seed/1";
 static const char org_name[] = "fuzz-org";
@@ -224,11 +216,6 @@ static bool crl_body_equal(const gm_crl_body_t *a, const gm_crl_body_t *b)
             memcmp(a->serials, b->serials, a->n_serials * sizeof *a->serials) == 0) &&
            (a->n_node_ids == 0 ||
             memcmp(a->node_ids, b->node_ids, a->n_node_ids * sizeof *a->node_ids) == 0);
-}
-
-static bool same_bytes(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
-{
-    return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
 }
 
 /*

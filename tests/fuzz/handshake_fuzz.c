@@ -15,6 +15,7 @@
  * (lengths big-endian, cut to what is there) and a full responder is driven
  * through msg1, its own msg2, msg3, Split() and the transport message.
  */
+#include "tests/fuzz/fuzz.h"
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,16 +32,7 @@
 
 enum { CS_NONCE_ZERO, CS_NONCE_LAST, CS_NONCE_SPENT, CS_NO_KEY };
 
-/* A failed check is a finding: report it the way a sanitizer would and stop. */
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *const protocol_names[4] = {
     "Noise_XX_25519_ChaChaPoly_SHA256",

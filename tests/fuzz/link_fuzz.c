@@ -21,6 +21,7 @@
  * ephemeral key, msg2 and session keys repeat, so inputs replay exactly and a
  * mode-1 seed can carry a whole handshake.
  */
+#include "tests/fuzz/fuzz.h"
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -58,21 +59,12 @@
 
 enum { MODE_CODECS, MODE_RAW, MODE_FRAMES, MODE_SEALED };
 
-/* A failed check is a finding: report it the way a sanitizer would and stop. */
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* A seed generator that #includes this file may define it to record what the peer sends. */
 #ifndef FUZZ_ON_SEND
 #define FUZZ_ON_SEND(data, len) ((void)0)
 #endif
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const uint8_t root_seed[GM_SEED_LEN] = "guardmesh/fuzz/link/root-seed/1";
 
@@ -150,11 +142,6 @@ static randombytes_implementation rng_impl = {
 };
 
 /* ---- small helpers ---- */
-
-static bool same_bytes(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
-{
-    return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
-}
 
 /* FNV-1a over channel, length and every byte of the data. */
 static uint64_t data_hash(uint64_t h, uint32_t channel, const uint8_t *data, size_t len)

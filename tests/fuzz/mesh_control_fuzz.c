@@ -7,6 +7,7 @@
  * encode again to the same bytes.
  * Input: the bytes of one encoded MeshRequest or MeshResponse.
  */
+#include "tests/fuzz/fuzz.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,21 +15,7 @@
 
 #include "proto/wire_mesh_control.h"
 
-/* A failed check is a finding: report it the way a sanitizer would and stop. */
-#define FUZZ_CHECK(cond)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static bool same_bytes(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
-{
-    return a_len == b_len && (a_len == 0 || memcmp(a, b, a_len) == 0);
-}
 
 static bool request_equal(const gm_mesh_request_t *a, const gm_mesh_request_t *b)
 {
