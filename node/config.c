@@ -63,6 +63,7 @@ static const struct opt opts[] = {
     {"mesh", "bundle_hop_limit", T_U32, OFF(bundle_hop_limit), 1, 255},
     {"mesh", "announce_interval_ms", T_U32, OFF(announce_interval_ms), 100, 86400000},
     {"mesh", "route_expiry_ms", T_U32, OFF(route_expiry_ms), 300, MAXU32},
+    {"mesh", "sync_interval_ms", T_U32, OFF(sync_interval_ms), 100, MAXU32},
     {"mesh", "origin_rate", T_U32, OFF(origin_rate), 1, 10000000},
     {"mesh", "neighbour_rate", T_U32, OFF(neighbour_rate), 1, 10000000},
 };
@@ -103,6 +104,7 @@ void gm_config_defaults(gm_node_config_t *c)
     c->bundle_hop_limit = 32;
     c->announce_interval_ms = 30000;
     c->route_expiry_ms = 100000;
+    c->sync_interval_ms = 300000;
     c->origin_rate = 20000;
     c->neighbour_rate = 50000;
 }

@@ -630,6 +630,7 @@ static void on_tick(void *ctx)
         rescan(m);
     }
     gm__mesh_route_tick(m);
+    gm__mesh_sync_tick(m);
 }
 
 static void on_trust_changed(void *ctx)
@@ -689,6 +690,7 @@ int gm_mesh_new(gm_node_t *node, gm_mesh_t **out, gm_why_t *why)
     }
     m->node = node;
     m->cfg = gm_node_config(node);
+    m->t_sync = gm_node_now_ms(node); /* the first sync is at link up */
     m->deliveries_tail = &m->deliveries;
     gm_inflight_init(&m->inflight);
     lim.max_total = m->cfg->store_max_bytes;

@@ -54,8 +54,12 @@ struct gm_mesh {
     uint64_t t_commit, t_rescan, t_expire;
     uint8_t *frame; /* GM_MESH_FRAME_MAX: one outgoing mesh message */
     struct gm_sync *syncs; /* anti-entropy walks in progress, one per neighbour */
-    uint8_t synced[GM_MESH_MAX_SYNCED][GM_ID_LEN]; /* neighbours whose filter this link had */
+    struct {
+        uint8_t peer[GM_ID_LEN];
+        uint64_t t_ms;
+    } synced[GM_MESH_MAX_SYNCED]; /* when each neighbour's last filter was taken */
     size_t n_synced;
+    uint64_t t_sync; /* the last periodic sync */
     struct gm_origin_slot origins[GM_MESH_ORIGIN_SLOTS];    /* custody rate per origin */
     struct gm_origin_slot neighbours[GM_MESH_ORIGIN_SLOTS]; /* and per neighbour */
 };
@@ -95,6 +99,8 @@ void gm__mesh_sync_start(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN]);
 void gm__mesh_on_sync(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data,
                       size_t len);
 void gm__mesh_sync_resume(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN]);
+/* Every sync_interval_ms: a fresh filter to every neighbour. */
+void gm__mesh_sync_tick(gm_mesh_t *m);
 void gm__mesh_sync_forget(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN]);
 void gm__mesh_sync_free(gm_mesh_t *m);
 

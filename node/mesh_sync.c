@@ -164,18 +164,45 @@ static void sync_run(gm_mesh_t *m, struct gm_sync *s)
     }
 }
 
-/* One filter per link: a neighbour cannot make this node walk its store again and again. */
-static bool first_filter(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
+/*
+ * One filter per link and per half sync interval: a neighbour cannot make this
+ * node walk its store again and again.
+ */
+static bool filter_allowed(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
 {
+    uint64_t now = gm_node_now_ms(m->node);
+
     for (size_t i = 0; i < m->n_synced; i++) {
-        if (memcmp(m->synced[i], peer, GM_ID_LEN) == 0) {
-            return false;
+        if (memcmp(m->synced[i].peer, peer, GM_ID_LEN) == 0) {
+            if (now - m->synced[i].t_ms < m->cfg->sync_interval_ms / 2) {
+                return false;
+            }
+            m->synced[i].t_ms = now;
+            return true;
         }
     }
     if (m->n_synced < GM_MESH_MAX_SYNCED) {
-        memcpy(m->synced[m->n_synced++], peer, GM_ID_LEN);
+        memcpy(m->synced[m->n_synced].peer, peer, GM_ID_LEN);
+        m->synced[m->n_synced++].t_ms = now;
     }
     return true;
+}
+
+/* Every sync_interval_ms each link syncs again with a fresh filter key: what a false
+ * positive kept from a neighbour reaches it then. */
+static void sync_peer(void *ctx, const uint8_t peer[GM_ID_LEN])
+{
+    gm__mesh_sync_start(ctx, peer);
+}
+
+void gm__mesh_sync_tick(gm_mesh_t *m)
+{
+    uint64_t now = gm_node_now_ms(m->node);
+
+    if (now - m->t_sync >= m->cfg->sync_interval_ms) {
+        m->t_sync = now;
+        gm_node_each_peer(m->node, sync_peer, m);
+    }
 }
 
 void gm__mesh_on_sync(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data,
@@ -183,7 +210,7 @@ void gm__mesh_on_sync(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t
 {
     struct gm_sync *s;
 
-    if (!first_filter(m, peer)) {
+    if (!filter_allowed(m, peer)) {
         m->stats.dropped[GM_MDROP_MALFORMED]++;
         return;
     }
@@ -212,8 +239,8 @@ void gm__mesh_sync_resume(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
 void gm__mesh_sync_forget(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
 {
     for (size_t i = 0; i < m->n_synced; i++) { /* its next link may send a filter again */
-        if (memcmp(m->synced[i], peer, GM_ID_LEN) == 0) {
-            memcpy(m->synced[i], m->synced[--m->n_synced], GM_ID_LEN);
+        if (memcmp(m->synced[i].peer, peer, GM_ID_LEN) == 0) {
+            m->synced[i] = m->synced[--m->n_synced];
             break;
         }
     }
