@@ -503,8 +503,15 @@ static gm_router_verdict_t accept_route(gm_router_t *r, gm__dest_t *d, bool fres
 {
     bool changed;
 
+    /* Metric 0 means "I am the origin", and only the origin's own link may say it: a
+     * relay that forwards someone's announcement with metric 0 would win every route to
+     * it (a black hole). The metric is not signed; this much can be checked. */
+    uint32_t metric = r->scratch.u.metric;
+    if (metric == 0 && memcmp(d->cert.body.node_id, neighbour, GM_ID_LEN) != 0) {
+        metric = 1;
+    }
     d->heard_ms = now_ms;
-    changed = gm__router_heard(r, d, neighbour, r->scratch.a.seq, r->scratch.u.metric, now_ms);
+    changed = gm__router_heard(r, d, neighbour, r->scratch.a.seq, metric, now_ms);
     if (!fresh && !changed) {
         return GM_ROUTER_DUPLICATE;
     }

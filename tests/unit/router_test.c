@@ -684,3 +684,21 @@ Test(router, codecs_round_trip_and_refuse_out_of_range_fields)
     cr_assert_eq(gm_wire_announce_signed_decode(enc, 6 + 64, &s), 0);
     cr_assert_eq(gm_wire_announce_signed_decode(enc, GM_ANNOUNCE_SIGNED_MAX + 1, &s), GM_EPROTO);
 }
+
+/*
+ * A relay claiming metric 0 for someone else's announcement (as if it were the
+ * origin) would win every route to it and black-hole the traffic. Only the
+ * origin's own link may say 0: from anyone else it counts as 1, so the honest
+ * neighbour's equal route is not beaten by the claim.
+ */
+Test(router, relayed_metric_zero_counts_as_one)
+{
+    announce(D);
+    relay(1); /* C honestly heard it from D */
+    cr_assert_eq(deliver(fx.r, C, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_NEW);
+    assert_hop(D, C, 2);
+    /* B relays the same announcement claiming metric 0 */
+    cr_assert_eq(deliver(fx.r, B, fx.buf, fx.len), GM_ROUTER_DUPLICATE,
+                 "the claim did not beat the honest route");
+    assert_hop(D, C, 2);
+}
