@@ -64,6 +64,7 @@ static const struct opt opts[] = {
     {"mesh", "announce_interval_ms", T_U32, OFF(announce_interval_ms), 100, 86400000},
     {"mesh", "route_expiry_ms", T_U32, OFF(route_expiry_ms), 300, MAXU32},
     {"mesh", "sync_interval_ms", T_U32, OFF(sync_interval_ms), 100, MAXU32},
+    {"mesh", "directory_max", T_U32, OFF(directory_max), 1, 1u << 20},
     {"mesh", "origin_rate", T_U32, OFF(origin_rate), 1, 10000000},
     {"mesh", "neighbour_rate", T_U32, OFF(neighbour_rate), 1, 10000000},
 };
@@ -105,6 +106,7 @@ void gm_config_defaults(gm_node_config_t *c)
     c->announce_interval_ms = 30000;
     c->route_expiry_ms = 100000;
     c->sync_interval_ms = 300000;
+    c->directory_max = 4096;
     c->origin_rate = 20000;
     c->neighbour_rate = 50000;
 }

@@ -62,6 +62,7 @@ typedef struct {
     uint32_t announce_interval_ms;  /* own announcement re-flooded this often */
     uint32_t route_expiry_ms;       /* a route not refreshed this long is dropped */
     uint32_t sync_interval_ms;      /* anti-entropy again on every link this often */
+    uint32_t directory_max;         /* nodes the directory (and routing table) holds */
     uint32_t origin_rate;           /* bundles per second taken into custody from one origin */
     uint32_t neighbour_rate;        /* bundles per second taken into custody from one link */
 } gm_node_config_t;

@@ -124,6 +124,7 @@ int gm__mesh_route_init(gm_mesh_t *m, gm_why_t *why)
     gm_router_config_default(&rc);
     rc.announce_interval_ms = m->cfg->announce_interval_ms;
     rc.route_expiry_ms = m->cfg->route_expiry_ms;
+    rc.max_nodes = m->cfg->directory_max;
     m->fwd = malloc(sizeof *m->fwd);
     m->frame = malloc(GM_MESH_FRAME_MAX);
     m->ack_ids = malloc(GM_ACK_MAX_IDS * sizeof *m->ack_ids);

@@ -234,11 +234,33 @@ static void remove_dest(gm_router_t *r, size_t i)
 }
 
 /* A new, empty entry (no announcement yet), or NULL when full. */
+/*
+ * When the directory is full, the node unreachable for the longest time makes
+ * room (silent nodes and re-keyed devices must not fill it for good); none
+ * unreachable: full.
+ */
+static bool make_room(gm_router_t *r)
+{
+    long oldest = -1;
+
+    for (size_t i = 0; i < r->n_dests; i++) {
+        if (r->dests[i]->sel < 0 &&
+            (oldest < 0 || r->dests[i]->heard_ms < r->dests[oldest]->heard_ms)) {
+            oldest = (long)i;
+        }
+    }
+    if (oldest < 0) {
+        return false;
+    }
+    remove_dest(r, (size_t)oldest);
+    return true;
+}
+
 static gm__dest_t *add_dest(gm_router_t *r)
 {
     gm__dest_t *d;
 
-    if (r->n_dests == r->cfg.max_nodes) {
+    if (r->n_dests == r->cfg.max_nodes && !make_room(r)) {
         return NULL;
     }
     d = calloc(1, sizeof *d + r->cfg.max_neighbours * sizeof d->routes[0]);

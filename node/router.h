@@ -58,7 +58,8 @@ typedef enum {
     GM_ROUTER_ID_MISMATCH,         /* the neighbour signed for another node's certificate, or
                                       a claim to this node's id that is not its own */
     GM_ROUTER_FROM_FUTURE,         /* time beyond wall_s + GM_CERT_SKEW_SECONDS */
-    GM_ROUTER_DIRECTORY_FULL,      /* a new node while max_nodes are known */
+    GM_ROUTER_DIRECTORY_FULL,      /* a new node while max_nodes are known, all reachable
+                                       (an unreachable one makes room) */
     GM_ROUTER_NO_LINK,             /* from a neighbour that is not up (gm_router_link_up) */
     GM_ROUTER_VERDICT_COUNT
 } gm_router_verdict_t;

@@ -702,3 +702,30 @@ Test(router, relayed_metric_zero_counts_as_one)
                  "the claim did not beat the honest route");
     assert_hop(D, C, 2);
 }
+
+/* A full directory makes room by dropping the node unreachable for longest: a silent or
+ * re-keyed device cannot keep a slot for good, a reachable one keeps it. */
+Test(router, full_directory_drops_an_unreachable_node_for_a_new_one)
+{
+    gm_router_config_t cfg = fx.cfg;
+    gm_router_t *small;
+    uint8_t hop[GM_ID_LEN];
+    uint32_t metric;
+
+    cfg.max_nodes = 2;
+    small = router_of(A, &cfg);
+    cr_assert_eq(gm_router_link_up(small, id_of(B)), 0);
+    cr_assert_eq(gm_router_link_up(small, id_of(C)), 0);
+    announce(B);
+    cr_assert_eq(deliver(small, B, fx.buf, fx.len), GM_ROUTER_ACCEPTED_NEW);
+    announce(C);
+    cr_assert_eq(deliver(small, C, fx.buf, fx.len), GM_ROUTER_ACCEPTED_NEW);
+    (void)gm_router_link_down(small, id_of(C)); /* C is unreachable now */
+    announce(D);
+    cr_assert_eq(deliver(small, B, fx.buf, fx.len), GM_ROUTER_ACCEPTED_NEW);
+    cr_assert_eq(gm_router_node_count(small), 2);
+    cr_assert_eq(gm_router_next_hop(small, id_of(B), hop, &metric), 0, "B kept its slot");
+    cr_assert_eq(gm_router_next_hop(small, id_of(D), hop, &metric), 0);
+    cr_assert_neq(gm_router_next_hop(small, id_of(C), hop, &metric), 0);
+    gm_router_free(small);
+}
