@@ -127,6 +127,10 @@ bool gm__node_link_up(gm_node_t *n, gm_link_t *link);
 void gm__node_link_gone(gm_node_t *n, gm_link_t *link);
 void gm__mark_dirty(gm_link_t *link);
 
+/* ---- node_trust.c ---- */
+/* Logs the revocation lists held that are past their next update. */
+void gm__warn_stale_crls(gm_node_t *n);
+
 /* ---- dialer.c ---- */
 /* Dials addr now; persistent dialers redial with backoff forever, others once. */
 GM_MUST_CHECK int gm__dialer_add(gm_node_t *n, const char *addr, bool persistent);
