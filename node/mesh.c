@@ -702,7 +702,13 @@ int gm_mesh_new(gm_node_t *node, gm_mesh_t **out, gm_why_t *why)
         free(m);
         return GM_ELIMIT;
     }
-    err = gm_store_new(path, &lim, &m->store, why);
+    m->frame = malloc(GM_MESH_FRAME_MAX);
+    m->ack_ids = malloc(GM_ACK_MAX_IDS * sizeof *m->ack_ids);
+    err = m->frame == NULL || m->ack_ids == NULL ? GM_ENOMEM : 0;
+    if (err != 0) {
+        gm_why_set(why, "out of memory");
+    }
+    err = err ? err : gm_store_new(path, &lim, &m->store, why);
     err = err ? err : gm__mesh_route_init(m, why);
     if (err != 0) {
         gm_mesh_free(m);
@@ -742,6 +748,8 @@ void gm_mesh_free(gm_mesh_t *m)
     gm_inflight_free(&m->inflight);
     free(m->acks);
     free(m->waiting);
+    free(m->frame);
+    free(m->ack_ids);
     while (m->deliveries != NULL) {
         struct gm_pending_delivery *d = m->deliveries;
         m->deliveries = d->next;

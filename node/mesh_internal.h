@@ -85,6 +85,13 @@ void gm__mesh_on_route(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_
                        size_t len);
 void gm__mesh_on_crl(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data,
                      size_t len);
+/*
+ * Applies a revocation list (gm_node_add_crl) and, if it is new, drops the
+ * revoked nodes' routes and floods it to every neighbour but except (NULL:
+ * all). Its result and *why are gm_node_add_crl's.
+ */
+GM_MUST_CHECK int gm__mesh_crl_add(gm_mesh_t *m, const uint8_t *except, const uint8_t *data,
+                                   size_t len, gm_why_t *why);
 /* A new list holds: routes and directory entries of revoked nodes go. */
 void gm__mesh_crl_applied(gm_mesh_t *m);
 void gm__mesh_crls_to(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN]);

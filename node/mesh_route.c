@@ -126,9 +126,7 @@ int gm__mesh_route_init(gm_mesh_t *m, gm_why_t *why)
     rc.route_expiry_ms = m->cfg->route_expiry_ms;
     rc.max_nodes = m->cfg->directory_max;
     m->fwd = malloc(sizeof *m->fwd);
-    m->frame = malloc(GM_MESH_FRAME_MAX);
-    m->ack_ids = malloc(GM_ACK_MAX_IDS * sizeof *m->ack_ids);
-    if (m->fwd == NULL || m->frame == NULL || m->ack_ids == NULL) {
+    if (m->fwd == NULL) {
         gm_why_set(why, "out of memory");
         return GM_ENOMEM;
     }
@@ -146,8 +144,6 @@ void gm__mesh_route_free(gm_mesh_t *m)
 {
     gm_router_free(m->router);
     free(m->fwd);
-    free(m->frame);
-    free(m->ack_ids);
 }
 
 /* ---- routes ---- */
@@ -254,21 +250,27 @@ void gm__mesh_route_tick(gm_mesh_t *m)
 
 /* ---- revocation lists ---- */
 
+int gm__mesh_crl_add(gm_mesh_t *m, const uint8_t *except, const uint8_t *data, size_t len,
+                     gm_why_t *why)
+{
+    int err = gm_node_add_crl(m->node, data, len, why);
+
+    if (err == 0) {
+        gm__mesh_crl_applied(m);
+        flood(m, GM_CH_CRL, data, len, except);
+    }
+    return err;
+}
+
 void gm__mesh_on_crl(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data,
                      size_t len)
 {
     gm_why_t why;
-    int err = gm_node_add_crl(m->node, data, len, &why);
+    int err = gm__mesh_crl_add(m, peer, data, len, &why);
 
-    if (err == GM_EREPLAY) {
-        return; /* already held: the flood stops here */
-    }
-    if (err != 0) {
+    if (err != 0 && err != GM_EREPLAY) { /* a list already held: the flood stops here */
         gm_node_log(m->node, GM_LOG_INFO, "mesh: %s", why.msg);
-        return;
     }
-    gm__mesh_crl_applied(m);
-    flood(m, GM_CH_CRL, data, len, peer);
 }
 
 void gm__mesh_crl_applied(gm_mesh_t *m)

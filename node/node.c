@@ -614,6 +614,10 @@ void gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM
 
     /* fn may close a link (a send failing half-way): walk a copy of the peer ids */
     ids = count > 0 ? malloc(count * GM_ID_LEN) : NULL;
+    if (count > 0 && ids == NULL) {
+        gm__log(n, GM_LOG_ERROR, "out of memory: a message to every neighbour was not sent");
+        return;
+    }
     for (gm_link_t *l = n->links; ids != NULL && l != NULL; l = l->next) {
         /* a peer with two links up (a replacement in progress) is visited once */
         if (l->state == LINK_UP && find_up(n, l->peer_id, NULL) == l && k < count) {
