@@ -559,36 +559,37 @@ static int delete_held(gm_store_t *s, const uint8_t id[GM_ID_LEN], uint64_t *siz
     return run(s, st);
 }
 
-int gm_store_remove(gm_store_t *s, const uint8_t id[GM_ID_LEN])
+/* In the open group: a held bundle leaves the store (its id stays seen). */
+static int drop_held(gm_store_t *s, const uint8_t id[GM_ID_LEN])
 {
     uint64_t size;
     int err;
 
     assert(!s->in_cb);
     err = begin(s);
+    err = err ? err : delete_held(s, id, &size);
     if (err == 0) {
-        err = delete_held(s, id, &size);
+        s->st.bundles--;
+        s->st.bytes -= size;
     }
-    if (err != 0) {
-        return err;
-    }
-    s->st.bundles--;
-    s->st.bytes -= size;
-    s->st.removed++;
-    return 0;
+    return err;
 }
 
-int gm_store_note_delivered(gm_store_t *s, const uint8_t id[GM_ID_LEN], uint64_t *gen)
+int gm_store_remove(gm_store_t *s, const uint8_t id[GM_ID_LEN])
 {
-    sqlite3_stmt *st;
-    int err;
+    int err = drop_held(s, id);
 
-    assert(!s->in_cb);
-    err = begin(s);
-    if (err != 0) {
-        return err;
+    if (err == 0) {
+        s->st.removed++;
     }
-    st = stmt(s, Q_SEEN_DELIVERED);
+    return err;
+}
+
+/* In the open group: id is remembered as delivered here (*gen: the group). */
+static int set_delivered(gm_store_t *s, const uint8_t id[GM_ID_LEN], uint64_t *gen)
+{
+    sqlite3_stmt *st = stmt(s, Q_SEEN_DELIVERED);
+
     bind_id(st, 1, id);
     if (run(s, st) != 0) {
         return GM_EIO;
@@ -596,6 +597,15 @@ int gm_store_note_delivered(gm_store_t *s, const uint8_t id[GM_ID_LEN], uint64_t
     s->st.delivered++;
     *gen = s->gen;
     return 0;
+}
+
+int gm_store_note_delivered(gm_store_t *s, const uint8_t id[GM_ID_LEN], uint64_t *gen)
+{
+    int err;
+
+    assert(!s->in_cb);
+    err = begin(s);
+    return err ? err : set_delivered(s, id, gen);
 }
 
 void gm_store_set_on_lost(gm_store_t *s, gm_store_lost_cb cb, void *ctx)
@@ -606,29 +616,10 @@ void gm_store_set_on_lost(gm_store_t *s, gm_store_lost_cb cb, void *ctx)
 
 int gm_store_mark_delivered(gm_store_t *s, const uint8_t id[GM_ID_LEN], uint64_t *gen)
 {
-    sqlite3_stmt *st;
-    uint64_t size;
-    int err;
+    int err = drop_held(s, id);
 
-    assert(!s->in_cb);
-    err = begin(s);
-    if (err == 0) {
-        err = delete_held(s, id, &size);
-    }
-    if (err != 0) {
-        return err;
-    }
     /* Same group as the delete: after any crash, both happened or neither did. */
-    st = stmt(s, Q_SEEN_DELIVERED);
-    bind_id(st, 1, id);
-    if (run(s, st) != 0) {
-        return GM_EIO;
-    }
-    s->st.bundles--;
-    s->st.bytes -= size;
-    s->st.delivered++;
-    *gen = s->gen;
-    return 0;
+    return err ? err : set_delivered(s, id, gen);
 }
 
 int gm_store_lookup(gm_store_t *s, const uint8_t id[GM_ID_LEN], gm_store_state_t *out)
