@@ -42,6 +42,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "bench/bench_common.h"
 #include "node/fileio.h"
 #include "node/node.h"
 
@@ -148,16 +149,6 @@ static void fail(bench_t *b, const char *fmt, ...)
 static double ts_diff(const struct timespec *a, const struct timespec *z)
 {
     return (double)(z->tv_sec - a->tv_sec) + (double)(z->tv_nsec - a->tv_nsec) / 1e9;
-}
-
-static double tv_s(const struct timeval *tv)
-{
-    return (double)tv->tv_sec + (double)tv->tv_usec / 1e6;
-}
-
-static double cpu_diff(const struct rusage *a, const struct rusage *z)
-{
-    return tv_s(&z->ru_utime) - tv_s(&a->ru_utime) + tv_s(&z->ru_stime) - tv_s(&a->ru_stime);
 }
 
 /* ---- receiving: both parts check length and sequence ---- */
@@ -279,7 +270,7 @@ static int run_once(bench_t *b, const part_ops_t *ops, uint64_t n, run_t *out)
     out->msgs = n;
     out->turns = b->turns;
     out->wall_s = ts_diff(&b->t0, &b->t1);
-    out->cpu_s = cpu_diff(&b->r0, &b->r1);
+    out->cpu_s = bench_cpu_s(&b->r0, &b->r1);
     return 0;
 }
 
@@ -830,20 +821,13 @@ typedef struct {
     bool on[N_PARTS];
 } opts_t;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
 static stat_t stat_of(const double *v, size_t n)
 {
     double s[MAX_RUNS];
     stat_t r;
 
     memcpy(s, v, n * sizeof *v);
-    qsort(s, n, sizeof *s, cmp_double);
+    qsort(s, n, sizeof *s, bench_cmp_double);
     r.min = s[0];
     r.max = s[n - 1];
     r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2.0;
@@ -978,26 +962,6 @@ static void usage(FILE *f)
             DEFAULT_BATCH, MAX_BATCH, MAX_QUEUED >> 20);
 }
 
-static int parse_num(const char *opt, const char *v, unsigned long min, unsigned long max,
-                     unsigned long *out)
-{
-    char *end;
-    unsigned long x;
-
-    if (v == NULL || v[0] < '0' || v[0] > '9') {
-        fprintf(stderr, "link_bench: %s needs a number\n", opt);
-        return -1;
-    }
-    errno = 0;
-    x = strtoul(v, &end, 10);
-    if (*end != 0 || errno != 0 || x < min || x > max) {
-        fprintf(stderr, "link_bench: %s must be a number from %lu to %lu\n", opt, min, max);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 /* 0: go on; 1: done (help); 2: usage error. */
 static int parse_args(int argc, char **argv, opts_t *o)
 {
@@ -1015,11 +979,11 @@ static int parse_args(int argc, char **argv, opts_t *o)
             o->json = true;
             continue;
         } else if (strcmp(a, "--messages") == 0) {
-            err = parse_num(a, v, 1, MAX_MESSAGES, &o->messages);
+            err = bench_parse_num("link_bench", a, v, 1, MAX_MESSAGES, &o->messages);
         } else if (strcmp(a, "--runs") == 0) {
-            err = parse_num(a, v, 1, MAX_RUNS, &o->runs);
+            err = bench_parse_num("link_bench", a, v, 1, MAX_RUNS, &o->runs);
         } else if (strcmp(a, "--batch") == 0) {
-            err = parse_num(a, v, 1, MAX_BATCH, &o->batch);
+            err = bench_parse_num("link_bench", a, v, 1, MAX_BATCH, &o->batch);
         } else if (strcmp(a, "--only") == 0) {
             int found = -1;
             for (int p = 0; v != NULL && p < N_PARTS; p++) {

@@ -60,6 +60,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "bench/bench_common.h"
 #include "node/client.h"
 #include "node/fileio.h"
 #include "node/mesh.h"
@@ -160,14 +161,6 @@ static uint64_t now_ns(void)
 
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
-}
-
-static double cpu_s(const struct rusage *a, const struct rusage *z)
-{
-    return (double)(z->ru_utime.tv_sec - a->ru_utime.tv_sec) +
-           (double)(z->ru_utime.tv_usec - a->ru_utime.tv_usec) / 1e6 +
-           (double)(z->ru_stime.tv_sec - a->ru_stime.tv_sec) +
-           (double)(z->ru_stime.tv_usec - a->ru_stime.tv_usec) / 1e6;
 }
 
 static void on_tick(uv_timer_t *h)
@@ -523,7 +516,7 @@ static void on_settle(uv_timer_t *h)
     getrusage(RUSAGE_SELF, &r1);
     memset(&r, 0, sizeof r);
     r.kind = MSG_STOPPED;
-    r.cpu_s = cpu_s(&p->r0, &r1);
+    r.cpu_s = bench_cpu_s(&p->r0, &r1);
     r.commits = st.commits - p->commits0;
     proc_report(p, &r);
 }
@@ -836,13 +829,6 @@ static int children_cmd(src_t *s, int op, int kind, report_t rep[N_CHILDREN])
     return 0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-
-    return (x > y) - (x < y);
-}
-
 /* Nearest rank of a sorted array. */
 static double pct(const double *v, size_t n, double p)
 {
@@ -864,7 +850,7 @@ static int latencies(src_t *s, uint64_t n, lat_run_t *out)
         v[i] = (double)(deliver_ns(s->sh)[i] - send_ns(s->sh)[i]) / 1e3;
         sum += v[i];
     }
-    qsort(v, n, sizeof *v, cmp_double);
+    qsort(v, n, sizeof *v, bench_cmp_double);
     out->p50_us = pct(v, n, 0.50);
     out->p99_us = pct(v, n, 0.99);
     out->max_us = v[n - 1];
@@ -910,7 +896,7 @@ static int tput_run(src_t *s, uint64_t n, tput_run_t *out)
         last = deliver_ns(s->sh)[i] > last ? deliver_ns(s->sh)[i] : last;
     }
     out->wall_s = (double)(last - send_ns(s->sh)[0]) / 1e9;
-    out->src_cpu_s = cpu_s(&r0, &r1);
+    out->src_cpu_s = bench_cpu_s(&r0, &r1);
     out->relay_cpu_s = rep[ROLE_RELAY].cpu_s;
     out->relay_commits = rep[ROLE_RELAY].commits;
     out->dest_cpu_s = rep[ROLE_DEST].cpu_s;
@@ -1526,7 +1512,7 @@ static stat_t stat_of(const double *v, size_t n)
     stat_t r;
 
     memcpy(s, v, n * sizeof *v);
-    qsort(s, n, sizeof *s, cmp_double);
+    qsort(s, n, sizeof *s, bench_cmp_double);
     r.min = s[0];
     r.max = s[n - 1];
     r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2.0;
@@ -1794,26 +1780,6 @@ static void usage(FILE *f)
         DEFAULT_LAT_BUNDLES, DEFAULT_SYNC_BUNDLES, DEFAULT_SYNC_COMMON);
 }
 
-static int parse_num(const char *opt, const char *v, unsigned long min, unsigned long max,
-                     unsigned long *out)
-{
-    char *end;
-    unsigned long x;
-
-    if (v == NULL || v[0] < '0' || v[0] > '9') {
-        fprintf(stderr, "mesh_bench: %s needs a number\n", opt);
-        return -1;
-    }
-    errno = 0;
-    x = strtoul(v, &end, 10);
-    if (*end != 0 || errno != 0 || x < min || x > max) {
-        fprintf(stderr, "mesh_bench: %s must be a number from %lu to %lu\n", opt, min, max);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 /* 0: go on; 1: done (help); 2: usage error. */
 static int parse_args(int argc, char **argv, opts_t *o)
 {
@@ -1868,8 +1834,8 @@ static int parse_args(int argc, char **argv, opts_t *o)
         for (size_t k = 0; k < sizeof nums / sizeof nums[0] && !known; k++) {
             if (strcmp(a, nums[k].name) == 0) {
                 known = true;
-                if (parse_num(a, v, nums[k].min, nums[k].max,
-                              (unsigned long *)((char *)o + nums[k].off)) != 0) {
+                if (bench_parse_num("mesh_bench", a, v, nums[k].min, nums[k].max,
+                                    (unsigned long *)((char *)o + nums[k].off)) != 0) {
                     return 2;
                 }
                 i++;

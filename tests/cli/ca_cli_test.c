@@ -23,6 +23,7 @@
 
 #include "crypto/cert.h"
 #include "node/fileio.h"
+#include "tests/support/ident.h"
 
 #ifndef GM_BIN_DIR
 #error "GM_BIN_DIR must name the directory that holds the guardmesh binary"
@@ -63,18 +64,10 @@ static void setup(void)
     cr_assert_eq(chdir(work), 0); /* each test runs in its own process */
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     cr_expect_eq(chdir("/"), 0);
-    cr_expect_eq(nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0, "cannot remove %s", root);
+    cr_expect_eq(gm_test_rmdir(root), 0, "cannot remove %s", root);
 }
 
 TestSuite(ca_cli, .init = setup, .fini = teardown, .timeout = 120);

@@ -51,38 +51,13 @@ static void teardown(void)
 
 TestSuite(custody, .init = setup, .fini = teardown, .timeout = 120);
 
-/* A mesh counter of the node in dir (status --json: mesh.counters.name), -1 if absent. */
-static double counter(const char *dir, const char *name)
-{
-    cJSON *j = GM_PROC_JSON("--dir", dir, "status", "--json");
-    double v = gm_proc_json_num2(cJSON_GetObjectItemCaseSensitive(j, "mesh"), "counters", name);
-
-    cJSON_Delete(j);
-    return v;
-}
-
-static bool routes_to(const char *dir, const char *callsign)
-{
-    cJSON *j = GM_PROC_JSON("--dir", dir, "routes", "--json");
-    const cJSON *r;
-    bool ok = false;
-
-    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(j, "routes"))
-    {
-        ok |= strcmp(gm_proc_json_str(r, "callsign"), callsign) == 0 &&
-              cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "reachable"));
-    }
-    cJSON_Delete(j);
-    return ok;
-}
-
 /* Polls for up to ms; true once dir's counter name is at least min (at most max). */
 static bool wait_counter(const char *dir, const char *name, double min, double max, unsigned ms)
 {
     uint64_t end = gm_proc_now_ms() + ms;
     double v;
 
-    while (!((v = counter(dir, name)) >= min && v <= max) && gm_proc_now_ms() < end) {
+    while (!((v = gm_proc_mesh_counter(dir, name)) >= min && v <= max) && gm_proc_now_ms() < end) {
         gm_proc_sleep_ms(50);
     }
     return v >= min && v <= max;
@@ -109,34 +84,36 @@ Test(custody, relay_killed_while_holding_bundles_loses_none_and_duplicates_none)
     gm_proc_start_node("delta", dir_d, cfg_slow, port_d, 0);
     relay = gm_proc_start_node("relay", dir_r, cfg, port_r, port_d);
     gm_proc_start_node("alpha", dir_a, cfg, 0, port_r);
-    GM_PROC_WAIT_FOR(routes_to(dir_a, "delta"), "alpha routes to delta");
+    GM_PROC_WAIT_FOR(gm_proc_routes_reach(dir_a, "delta", NULL), "alpha routes to delta");
     j = GM_PROC_JSON("--dir", dir_d, "status", "--json");
     snprintf(id_d, sizeof id_d, "%s", gm_proc_json_str(j, "node_id"));
     cJSON_Delete(j);
 
-    j = GM_PROC_JSON("--dir", dir_a, "debug", "inject", "--to", id_d, "--count", BUNDLES,
-                     "--size", "256", "--json");
+    j = GM_PROC_JSON("--dir", dir_a, "debug", "inject", "--to", id_d, "--count", BUNDLES, "--size",
+                     "256", "--json");
     cr_assert_eq(gm_proc_json_num(j, "injected"), N_BUNDLES);
     cJSON_Delete(j);
 
     /* the relay holds a good part of them in custody: kill it there */
     cr_assert(wait_counter(dir_r, "store_bundles", 1000, 1e9, 15000),
-              "the relay never held 1000 bundles (holds %.0f)", counter(dir_r, "store_bundles"));
-    held_at_kill = counter(dir_r, "store_bundles");
-    acked_before_kill = counter(dir_a, "forwarded");
+              "the relay never held 1000 bundles (holds %.0f)",
+              gm_proc_mesh_counter(dir_r, "store_bundles"));
+    held_at_kill = gm_proc_mesh_counter(dir_r, "store_bundles");
+    acked_before_kill = gm_proc_mesh_counter(dir_a, "forwarded");
     gm_proc_kill9(relay);
 
     relay = gm_proc_start_node("relay", dir_r, cfg, port_r, port_d);
     cr_assert(wait_counter(dir_d, "delivered", N_BUNDLES, 1e9, 60000),
-              "delta has %.0f of %d bundles", counter(dir_d, "delivered"), N_BUNDLES);
+              "delta has %.0f of %d bundles", gm_proc_mesh_counter(dir_d, "delivered"), N_BUNDLES);
     gm_proc_sleep_ms(2500); /* custody timeouts pass: retries must not deliver twice */
-    delivered = counter(dir_d, "delivered");
-    dup_receptions = counter(dir_d, "duplicates");
+    delivered = gm_proc_mesh_counter(dir_d, "delivered");
+    dup_receptions = gm_proc_mesh_counter(dir_d, "duplicates");
     cr_expect_eq(delivered, N_BUNDLES, "delivered %.0f, not exactly %d", delivered, N_BUNDLES);
     cr_expect(wait_counter(dir_a, "store_bundles", 0, 0, 10000) &&
                   wait_counter(dir_r, "store_bundles", 0, 0, 10000),
-              "custody left behind: alpha %.0f, relay %.0f", counter(dir_a, "store_bundles"),
-              counter(dir_r, "store_bundles"));
+              "custody left behind: alpha %.0f, relay %.0f",
+              gm_proc_mesh_counter(dir_a, "store_bundles"),
+              gm_proc_mesh_counter(dir_r, "store_bundles"));
     fprintf(stderr,
             "kill -9 custody: sent %d, acknowledged by the relay before the kill %.0f, held by "
             "the relay at the kill %.0f, delivered %.0f, duplicate receptions %.0f\n",

@@ -85,47 +85,6 @@ static void start_chain(void)
     node_id(dir_c, id_c);
 }
 
-/* The route to callsign in a `routes --json` document, or NULL. */
-static const cJSON *route_to(const cJSON *doc, const char *callsign)
-{
-    const cJSON *r;
-
-    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "routes"))
-    {
-        if (strcmp(gm_proc_json_str(r, "callsign"), callsign) == 0) {
-            return r;
-        }
-    }
-    return NULL;
-}
-
-static bool is_reachable(const cJSON *route)
-{
-    return route != NULL && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(route, "reachable"));
-}
-
-/* True once dir's routing table reaches callsign (through next_hop, if not NULL). */
-static bool routes_reach(const char *dir, const char *callsign, const char *next_hop)
-{
-    cJSON *j = GM_PROC_JSON("--dir", dir, "routes", "--json");
-    const cJSON *r = route_to(j, callsign);
-    bool ok = is_reachable(r) &&
-              (next_hop == NULL || strcmp(gm_proc_json_str(r, "next_hop"), next_hop) == 0);
-
-    cJSON_Delete(j);
-    return ok;
-}
-
-/* A mesh counter from `status --json` (mesh.counters.name); -1 if absent. */
-static double mesh_counter(const char *dir, const char *name)
-{
-    cJSON *j = GM_PROC_JSON("--dir", dir, "status", "--json");
-    double v = gm_proc_json_num2(cJSON_GetObjectItemCaseSensitive(j, "mesh"), "counters", name);
-
-    cJSON_Delete(j);
-    return v;
-}
-
 /* True if a file in dir has exactly the bytes of the file at path. */
 static bool holds_copy(const char *dir, const char *path)
 {
@@ -218,22 +177,24 @@ Test(mesh_cli, routes_list_the_other_nodes_with_their_next_hops)
     cJSON *j;
 
     start_chain();
-    GM_PROC_WAIT_FOR(routes_reach(dir_a, "charlie", id_b) && routes_reach(dir_c, "alpha", id_b),
+    GM_PROC_WAIT_FOR(gm_proc_routes_reach(dir_a, "charlie", id_b) &&
+                         gm_proc_routes_reach(dir_c, "alpha", id_b),
                      "alpha and charlie route to each other through bravo");
 
     j = GM_PROC_JSON("--dir", dir_a, "routes", "--json");
     cr_expect_eq(gm_proc_json_num(j, "directory"), 2, "alpha knows bravo and charlie only");
     cr_expect_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(j, "routes")), 2);
-    cr_expect_null(route_to(j, "alpha"), "alpha lists a route to itself");
-    r = route_to(j, "bravo");
-    cr_assert(is_reachable(r), "alpha has no route to its neighbour bravo");
+    cr_expect_null(gm_proc_route_to(j, "alpha"), "alpha lists a route to itself");
+    r = gm_proc_route_to(j, "bravo");
+    cr_assert(gm_proc_route_reachable(r), "alpha has no route to its neighbour bravo");
     cr_expect_str_eq(gm_proc_json_str(r, "dest"), id_b);
     cr_expect_str_eq(gm_proc_json_str(r, "next_hop"), id_b);
     cr_expect_str_eq(gm_proc_json_str(r, "next_hop_callsign"), "bravo");
-    r = route_to(j, "charlie");
-    cr_assert(is_reachable(r));
+    r = gm_proc_route_to(j, "charlie");
+    cr_assert(gm_proc_route_reachable(r));
     cr_expect_str_eq(gm_proc_json_str(r, "dest"), id_c);
-    cr_expect_gt(gm_proc_json_num(r, "metric"), gm_proc_json_num(route_to(j, "bravo"), "metric"),
+    cr_expect_gt(gm_proc_json_num(r, "metric"),
+                 gm_proc_json_num(gm_proc_route_to(j, "bravo"), "metric"),
                  "two hops away is not farther than one");
     cr_expect_gt(gm_proc_json_num(r, "seq"), 0);
     cr_expect_geq(gm_proc_json_num(r, "age_ms"), 0);
@@ -258,7 +219,8 @@ Test(mesh_cli, status_adds_the_mesh_counters_and_keeps_the_node_fields)
     const cJSON *mesh;
 
     start_chain();
-    GM_PROC_WAIT_FOR(routes_reach(dir_b, "alpha", NULL) && routes_reach(dir_b, "charlie", NULL),
+    GM_PROC_WAIT_FOR(gm_proc_routes_reach(dir_b, "alpha", NULL) &&
+                         gm_proc_routes_reach(dir_b, "charlie", NULL),
                      "bravo routes to both ends");
     j = GM_PROC_JSON("--dir", dir_b, "status", "--json");
     cr_expect_str_eq(gm_proc_json_str(j, "callsign"), "bravo");
@@ -292,9 +254,9 @@ Test(mesh_cli, inject_two_hops_away_is_delivered_exactly_count_times)
     cJSON *j;
 
     start_chain();
-    GM_PROC_WAIT_FOR(routes_reach(dir_a, "charlie", id_b), "alpha routes to charlie");
-    delivered = mesh_counter(dir_c, "delivered");
-    originated = mesh_counter(dir_a, "originated");
+    GM_PROC_WAIT_FOR(gm_proc_routes_reach(dir_a, "charlie", id_b), "alpha routes to charlie");
+    delivered = gm_proc_mesh_counter(dir_c, "delivered");
+    originated = gm_proc_mesh_counter(dir_a, "originated");
     cr_assert_geq(delivered, 0, "charlie's status has no delivered counter");
 
     j = GM_PROC_JSON("--dir", dir_a, "debug", "inject", "--to", id_c, "--count", "7", "--size",
@@ -308,19 +270,21 @@ Test(mesh_cli, inject_two_hops_away_is_delivered_exactly_count_times)
     }
     cJSON_Delete(j);
 
-    GM_PROC_WAIT_FOR(mesh_counter(dir_c, "delivered") >= delivered + 7,
+    GM_PROC_WAIT_FOR(gm_proc_mesh_counter(dir_c, "delivered") >= delivered + 7,
                      "charlie has the 7 bundles delivered");
     gm_proc_sleep_ms(1500); /* custody acks and retries settle: still exactly 7 */
-    cr_expect_eq(mesh_counter(dir_c, "delivered"), delivered + 7);
-    cr_expect_eq(mesh_counter(dir_a, "originated"), originated + 7);
-    cr_expect_eq(mesh_counter(dir_b, "delivered"), 0, "the relay delivered bundles to itself");
-    cr_expect_geq(mesh_counter(dir_b, "accepted"), 7, "bravo did not take custody on the way");
+    cr_expect_eq(gm_proc_mesh_counter(dir_c, "delivered"), delivered + 7);
+    cr_expect_eq(gm_proc_mesh_counter(dir_a, "originated"), originated + 7);
+    cr_expect_eq(gm_proc_mesh_counter(dir_b, "delivered"), 0,
+                 "the relay delivered bundles to itself");
+    cr_expect_geq(gm_proc_mesh_counter(dir_b, "accepted"), 7,
+                  "bravo did not take custody on the way");
 
     /* without --json: the number only */
     static gm_cli_run_t o;
     cr_assert_eq(GM_PROC_CLI(&o, "--dir", dir_c, "debug", "inject", "--to", id_a), 0, "%s", o.err);
     cr_expect_str_eq(o.out, "injected 1 bundle\n");
-    GM_PROC_WAIT_FOR(mesh_counter(dir_a, "delivered") >= 1, "alpha has charlie's bundle");
+    GM_PROC_WAIT_FOR(gm_proc_mesh_counter(dir_a, "delivered") >= 1, "alpha has charlie's bundle");
     finish();
 }
 
@@ -334,7 +298,7 @@ Test(mesh_cli, revocation_added_at_one_end_cuts_off_the_node_at_the_other_end)
     cJSON *j;
 
     start_chain();
-    GM_PROC_WAIT_FOR(routes_reach(dir_a, "charlie", id_b), "alpha routes to charlie");
+    GM_PROC_WAIT_FOR(gm_proc_routes_reach(dir_a, "charlie", id_b), "alpha routes to charlie");
     revoked_before = gm_proc_node_counter(dir_b, "refusals", "revoked");
     snprintf(cert_c, sizeof cert_c, "%s/node.cert", dir_c);
     snprintf(crl, sizeof crl, "%s/revocations.crl", ca);
@@ -360,7 +324,8 @@ Test(mesh_cli, revocation_added_at_one_end_cuts_off_the_node_at_the_other_end)
     cr_expect(holds_copy(saved, crl), "bravo did not keep the flooded list in %s", saved);
 
     /* alpha forgets charlie: no route to a revoked node */
-    GM_PROC_WAIT_FOR(!routes_reach(dir_a, "charlie", NULL), "alpha drops its route to charlie");
+    GM_PROC_WAIT_FOR(!gm_proc_routes_reach(dir_a, "charlie", NULL),
+                     "alpha drops its route to charlie");
     j = GM_PROC_JSON("--dir", dir_a, "routes", "--json");
     cr_expect_eq(gm_proc_json_num(j, "directory"), 1);
     cJSON_Delete(j);
@@ -429,7 +394,7 @@ Test(mesh_cli, bad_inputs_give_one_line_errors)
     EXPECT_ONE_LINE_ERROR(1, "no node is running", "--dir", nowhere, "debug", "inject", "--all");
     EXPECT_ONE_LINE_ERROR(1, "no node is running", "--dir", nowhere, "revocations", "add", garbage);
     /* nothing of that changed the nodes */
-    cr_expect_eq(mesh_counter(dir_a, "originated"), 0);
+    cr_expect_eq(gm_proc_mesh_counter(dir_a, "originated"), 0);
     cr_expect(gm_proc_has_peer(dir_b, "charlie"));
     finish();
 }

@@ -114,9 +114,9 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path);
 }
 
-void gm_test_rmdir(const char *path)
+int gm_test_rmdir(const char *path)
 {
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 struct until {

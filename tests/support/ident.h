@@ -40,7 +40,8 @@ void gm_test_revoke_until(const char *dir, gm_test_org_t *org, uint64_t seq,
 
 /* A temporary directory, removed with gm_test_rmdir. */
 void gm_test_tmpdir(char out[GM_PATH_MAX]);
-void gm_test_rmdir(const char *path);
+/* 0, or -1 if something could not be removed. */
+int gm_test_rmdir(const char *path);
 
 /* Runs loop until pred(ctx) is true or timeout_ms passes; returns pred's last value. */
 bool gm_test_run_until(uv_loop_t *loop, bool (*pred)(void *ctx), void *ctx, uint64_t timeout_ms);

@@ -594,3 +594,43 @@ bool gm_proc_has_peer(const char *dir, const char *callsign)
     gm_control_response_free(&r);
     return found;
 }
+
+/* ---- the mesh layer of a running node, through the CLI ---- */
+
+double gm_proc_mesh_counter(const char *dir, const char *name)
+{
+    cJSON *j = GM_PROC_JSON("--dir", dir, "status", "--json");
+    double v = gm_proc_json_num2(cJSON_GetObjectItemCaseSensitive(j, "mesh"), "counters", name);
+
+    cJSON_Delete(j);
+    return v;
+}
+
+const cJSON *gm_proc_route_to(const cJSON *doc, const char *callsign)
+{
+    const cJSON *r;
+
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(doc, "routes"))
+    {
+        if (strcmp(gm_proc_json_str(r, "callsign"), callsign) == 0) {
+            return r;
+        }
+    }
+    return NULL;
+}
+
+bool gm_proc_route_reachable(const cJSON *route)
+{
+    return route != NULL && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(route, "reachable"));
+}
+
+bool gm_proc_routes_reach(const char *dir, const char *callsign, const char *next_hop)
+{
+    cJSON *j = GM_PROC_JSON("--dir", dir, "routes", "--json");
+    const cJSON *r = gm_proc_route_to(j, callsign);
+    bool ok = gm_proc_route_reachable(r) &&
+              (next_hop == NULL || strcmp(gm_proc_json_str(r, "next_hop"), next_hop) == 0);
+
+    cJSON_Delete(j);
+    return ok;
+}

@@ -129,6 +129,16 @@ const char *gm_proc_json_str(const cJSON *obj, const char *key);
 double gm_proc_json_num(const cJSON *obj, const char *key);
 double gm_proc_json_num2(const cJSON *obj, const char *group, const char *key);
 
+/* ---- the mesh layer of a running node, through the CLI ---- */
+
+/* A mesh counter of the node in dir (status --json: mesh.counters.name); -1 if absent. */
+double gm_proc_mesh_counter(const char *dir, const char *name);
+/* The route to callsign in a `routes --json` document, or NULL. */
+const cJSON *gm_proc_route_to(const cJSON *doc, const char *callsign);
+bool gm_proc_route_reachable(const cJSON *route);
+/* True if dir's routing table reaches callsign (through next_hop, if not NULL). */
+bool gm_proc_routes_reach(const char *dir, const char *callsign, const char *next_hop);
+
 /* ---- network ---- */
 
 /* A free TCP port on 127.0.0.1, below the kernel's ephemeral range when it can be. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "node/fileio.h"
+#include "tests/support/ident.h"
 
 static char dir[64];
 
@@ -31,18 +32,10 @@ static void setup(void)
     cr_assert_eq(chdir(dir), 0); /* each test runs in its own process */
 }
 
-static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 static void teardown(void)
 {
     cr_expect_eq(chdir("/"), 0);
-    cr_expect_eq(nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS), 0, "cannot remove %s", dir);
+    cr_expect_eq(gm_test_rmdir(dir), 0, "cannot remove %s", dir);
 }
 
 TestSuite(fileio, .init = setup, .fini = teardown);
