@@ -91,22 +91,25 @@ static void fill_peer(const gm_node_t *n, const gm_link_t *l, gm_peer_info_t *p)
     p->rekeys = l->rekeys;
 }
 
-/* GM_OP_MESH: the extension's encoded answer, or why there is none. */
-static void answer_mesh(gm_node_t *n, const gm_control_request_t *req, gm_control_response_t *r)
+/* GM_OP_MESH, GM_OP_MESSENGER: the extension's encoded answer, or why there is none. */
+static void answer_ext(gm_node_t *n, const gm_control_request_t *req, gm_control_response_t *r)
 {
+    const char *layer = req->op == GM_OP_MESH ? "mesh" : "messenger";
     int err;
 
-    if (n->control_ext == NULL) {
+    if (n->control_ext[req->op].fn == NULL) {
         r->error = GM_ENOENT;
-        snprintf(r->message, sizeof r->message, "this node runs no mesh layer");
+        snprintf(r->message, sizeof r->message, "this node runs no %s layer", layer);
         return;
     }
-    err = n->control_ext(n->control_ext_ctx, req->arg, req->arg_len, &r->mesh, &r->mesh_len);
+    err = n->control_ext[req->op].fn(n->control_ext[req->op].ctx, req->arg, req->arg_len,
+                                     &r->answer, &r->answer_len);
     if (err != 0) {
         r->error = err;
-        r->mesh = NULL;
-        r->mesh_len = 0;
-        snprintf(r->message, sizeof r->message, "the mesh layer failed: %s", gm_strerror(err));
+        r->answer = NULL;
+        r->answer_len = 0;
+        snprintf(r->message, sizeof r->message, "the %s layer failed: %s", layer,
+                 gm_strerror(err));
     }
 }
 
@@ -119,8 +122,8 @@ static int answer(gm_node_t *n, const gm_control_request_t *req, uint8_t **out, 
     if (r == NULL) {
         return GM_ENOMEM;
     }
-    if (req->op == GM_OP_MESH) {
-        answer_mesh(n, req, r);
+    if (req->op == GM_OP_MESH || req->op == GM_OP_MESSENGER) {
+        answer_ext(n, req, r);
     } else if (req->op == GM_OP_STATUS) {
         r->has_status = true;
         fill_status(n, &r->status);
@@ -138,7 +141,7 @@ static int answer(gm_node_t *n, const gm_control_request_t *req, uint8_t **out, 
     }
     err = gm_wire_control_response_encode(r, out, out_len);
     free(r->peers);
-    free(r->mesh);
+    free(r->answer);
     free(r);
     return err;
 }
@@ -359,8 +362,11 @@ void gm__control_stop(gm_node_t *n)
     uv_close((uv_handle_t *)&ctl->server, on_server_closed);
 }
 
-void gm_node_set_control_ext(gm_node_t *n, gm_node_control_ext fn, void *ctx)
+void gm_node_set_control_ext(gm_node_t *n, gm_control_op_t op, gm_node_control_ext fn,
+                             void *ctx)
 {
-    n->control_ext = fn;
-    n->control_ext_ctx = fn != NULL ? ctx : NULL;
+    if (op == GM_OP_MESH || op == GM_OP_MESSENGER) {
+        n->control_ext[op].fn = fn;
+        n->control_ext[op].ctx = fn != NULL ? ctx : NULL;
+    }
 }

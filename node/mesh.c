@@ -31,6 +31,13 @@ static bool is_self(const gm_mesh_t *m, const uint8_t id[GM_ID_LEN])
     return memcmp(id, gm_node_id(m->node), GM_ID_LEN) == 0;
 }
 
+static void own_event(gm_mesh_t *m, const uint8_t id[GM_ID_LEN], gm_mesh_own_event_t ev)
+{
+    if (m->app.own_event != NULL) {
+        m->app.own_event(m->app_ctx, id, ev);
+    }
+}
+
 /* Flooded: to every neighbour, held until its lifetime ends. */
 bool gm__mesh_is_flood(const gm_bundle_t *b)
 {
@@ -68,6 +75,9 @@ int gm__mesh_transmit(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t hop[GM_I
     }
     if (err == 0) {
         m->stats.sent++;
+        if (gm__mesh_is_flood(b) && is_self(m, b->src)) {
+            own_event(m, b->id, GM_MESH_OWN_RELAYED); /* a flood has no one custodian */
+        }
     }
     return err;
 }
@@ -139,7 +149,8 @@ void gm__mesh_forward(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *except)
     err = gm__mesh_transmit(m, b, hop);
     if (err == UV_EAGAIN) {
         wait_for_drain(m, b->id); /* the link's queue is full: again when it drains */
-    } else if (err == 0 && gm_inflight_put(&m->inflight, b->id, hop, now) != 0) {
+    } else if (err == 0 && gm_inflight_put(&m->inflight, b->id, hop, now,
+                                                is_self(m, b->src)) != 0) {
         gm_node_log(m->node, GM_LOG_WARN, "mesh: out of memory tracking a bundle in flight");
     }
 }
@@ -378,6 +389,9 @@ static void maybe_deliver(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *dat
     if (!for_me(m, b) || is_self(m, b->src)) {
         return;
     }
+    if (m->app.receive != NULL && m->app.receive(m->app_ctx, b) != 0) {
+        return; /* its writes join this store group; it failed, and aborted the group */
+    }
     /* a unicast bundle leaves the store; a flood stays held for later neighbours, and its
      * id is remembered as delivered even if it is evicted */
     if ((b->dst.kind == GM_DST_NODE && !gm__mesh_is_flood(b)
@@ -485,10 +499,14 @@ static void on_ack(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *d
         if (e == NULL || memcmp(e->hop, peer, GM_ID_LEN) != 0) {
             continue; /* a flood's ack, or a stale one */
         }
+        bool own = e->own;
         gm_inflight_del(&m->inflight, m->ack_ids[i]);
         if (gm_store_remove(m->store, m->ack_ids[i]) == 0) {
             m->stats.forwarded++;
             mark_dirty(m);
+            if (own) {
+                own_event(m, m->ack_ids[i], GM_MESH_OWN_RELAYED);
+            }
         }
     }
 }
@@ -585,6 +603,9 @@ static void on_turn_end(void *ctx)
 {
     gm_mesh_t *m = ctx;
 
+    if (m->app.turn_end != NULL) {
+        m->app.turn_end(m->app_ctx); /* its writes make the group this commit closes */
+    }
     gm__mesh_route_turn_end(m);
     if (m->dirty && (m->cfg->commit_interval_ms == 0 ||
                      gm_node_now_ms(m->node) - m->t_commit >= m->cfg->commit_interval_ms)) {
@@ -608,6 +629,7 @@ static void on_dropped(void *ctx, const gm_bundle_t *hdr, gm_store_drop_t why)
         m->stats.expired_own++;
         sodium_bin2hex(id, sizeof id, hdr->id, GM_ID_LEN);
         gm_node_log(m->node, GM_LOG_WARN, "mesh: own bundle %s expired undelivered", id);
+        own_event(m, hdr->id, GM_MESH_OWN_EXPIRED);
     }
 }
 
@@ -631,6 +653,9 @@ static void on_tick(void *ctx)
     }
     gm__mesh_route_tick(m);
     gm__mesh_sync_tick(m);
+    if (m->app.tick != NULL) {
+        m->app.tick(m->app_ctx);
+    }
 }
 
 static void on_trust_changed(void *ctx)
@@ -758,12 +783,63 @@ void gm_mesh_free(gm_mesh_t *m)
     if (m->timer_open) {
         gm_node_hooks_t none = {0};
         gm_node_set_hooks(m->node, &none, NULL);
-        gm_node_set_control_ext(m->node, NULL, NULL);
+        gm_node_set_control_ext(m->node, GM_OP_MESH, NULL, NULL);
         m->commit_timer.data = m;
         uv_close((uv_handle_t *)&m->commit_timer, on_timer_closed);
         return;
     }
     free(m);
+}
+
+void gm_mesh_set_app(gm_mesh_t *m, const gm_mesh_app_t *app, void *ctx)
+{
+    memset(&m->app, 0, sizeof m->app);
+    if (app != NULL) {
+        m->app = *app;
+    }
+    m->app_ctx = ctx;
+}
+
+sqlite3 *gm_mesh_db(gm_mesh_t *m)
+{
+    return gm_store_db(m->store);
+}
+
+int gm_mesh_begin(gm_mesh_t *m, uint64_t *gen)
+{
+    int err = gm_store_begin(m->store, gen);
+
+    if (err == 0) {
+        mark_dirty(m);
+    }
+    return err;
+}
+
+void gm_mesh_abort(gm_mesh_t *m)
+{
+    gm_store_abort(m->store);
+}
+
+int gm_mesh_commit(gm_mesh_t *m)
+{
+    uint64_t gen;
+    int err = gm_store_begin(m->store, &gen);
+
+    if (err == 0) {
+        commit(m);
+        err = gm_store_durable_gen(m->store) >= gen ? 0 : GM_EIO;
+    }
+    return err;
+}
+
+const gm_router_t *gm_mesh_router(const gm_mesh_t *m)
+{
+    return m->router;
+}
+
+int gm_mesh_set_prekeys(gm_mesh_t *m, const uint8_t *prekeys, size_t len)
+{
+    return gm_router_set_prekeys(m->router, prekeys, len);
 }
 
 void gm_mesh_set_deliver_cb(gm_mesh_t *m, gm_mesh_deliver_cb cb, void *ctx)

@@ -30,7 +30,10 @@
 #ifndef GM_MESH_H
 #define GM_MESH_H
 
+#include <sqlite3.h>
+
 #include "node/node.h"
+#include "node/router.h"
 #include "node/store.h"
 
 /* Link channels of the mesh layer (LinkMsg Data.channel). */
@@ -87,6 +90,56 @@ GM_MUST_CHECK int gm_mesh_new(gm_node_t *node, gm_mesh_t **out, gm_why_t *why);
 void gm_mesh_free(gm_mesh_t *m);
 
 void gm_mesh_set_deliver_cb(gm_mesh_t *m, gm_mesh_deliver_cb cb, void *ctx);
+
+typedef enum {
+    GM_MESH_OWN_RELAYED, /* a next hop took custody (unicast), or a flood went to a neighbour */
+    GM_MESH_OWN_EXPIRED, /* its lifetime ended in this node's store */
+} gm_mesh_own_event_t;
+
+/*
+ * The application on top of the mesh (node/messenger.c). Every hook may be NULL.
+ *  receive    a bundle for this node, before it is marked delivered: whatever
+ *             the hook writes to gm_mesh_db() joins the same store group, so
+ *             it becomes durable together with the delivery, or not at all.
+ *             Called once per bundle id; b->body is borrowed. Non-zero: the
+ *             group was aborted (gm_mesh_abort), the bundle is not delivered.
+ *  in_group   whether this node is a member of group (its bundles are delivered)
+ *  own_event  news of a bundle this node made (may repeat for floods)
+ *  turn_end   after the node read what arrived in one loop turn, before the
+ *             mesh decides whether to commit
+ *  tick       every node tick
+ */
+typedef struct {
+    int (*receive)(void *ctx, const gm_bundle_t *b);
+    bool (*in_group)(void *ctx, const uint8_t group[GM_ID_LEN]);
+    void (*own_event)(void *ctx, const uint8_t id[GM_ID_LEN], gm_mesh_own_event_t ev);
+    void (*turn_end)(void *ctx);
+    void (*tick)(void *ctx);
+} gm_mesh_app_t;
+
+/* app is copied; NULL clears. */
+void gm_mesh_set_app(gm_mesh_t *m, const gm_mesh_app_t *app, void *ctx);
+
+/* The store's database, for the application's tables (they share its group commits). */
+sqlite3 *gm_mesh_db(gm_mesh_t *m);
+
+/*
+ * Opens a store group (unless one is open) for the application's writes and
+ * schedules its commit; gen (may be NULL) gets its number. GM_EIO.
+ */
+GM_MUST_CHECK int gm_mesh_begin(gm_mesh_t *m, uint64_t *gen);
+
+/* Rolls the open group back: the application's writes, puts and deliveries in it. */
+void gm_mesh_abort(gm_mesh_t *m);
+
+/* Commits the open store group now (durable on return 0). GM_EIO: the group is lost. */
+GM_MUST_CHECK int gm_mesh_commit(gm_mesh_t *m);
+
+/* The directory of verified announcements (certificates and prekeys). */
+const gm_router_t *gm_mesh_router(const gm_mesh_t *m);
+
+/* The prekey bytes of this node's next announcements. GM_ELIMIT over 1 KiB. */
+GM_MUST_CHECK int gm_mesh_set_prekeys(gm_mesh_t *m, const uint8_t *prekeys, size_t len);
 
 /*
  * Creates a bundle from this node and takes it into custody; it leaves when a

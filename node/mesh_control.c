@@ -281,5 +281,5 @@ static int on_control(void *ctx, const uint8_t *arg, size_t len, uint8_t **out, 
 
 void gm__mesh_control_register(gm_mesh_t *m)
 {
-    gm_node_set_control_ext(m->node, on_control, m);
+    gm_node_set_control_ext(m->node, GM_OP_MESH, on_control, m);
 }

@@ -50,7 +50,8 @@ static int grow(gm_inflight_t *t)
     bigger.cap = t->cap ? t->cap * 2 : 64;
     for (size_t i = 0; i < t->cap; i++) {
         if (t->slots[i].used) {
-            (void)gm_inflight_put(&bigger, t->slots[i].id, t->slots[i].hop, t->slots[i].t_ms);
+            (void)gm_inflight_put(&bigger, t->slots[i].id, t->slots[i].hop, t->slots[i].t_ms,
+                                  t->slots[i].own);
         }
     }
     free(t->slots);
@@ -59,7 +60,7 @@ static int grow(gm_inflight_t *t)
 }
 
 int gm_inflight_put(gm_inflight_t *t, const uint8_t id[GM_ID_LEN], const uint8_t hop[GM_ID_LEN],
-                    uint64_t t_ms)
+                    uint64_t t_ms, bool own)
 {
     gm_inflight_entry_t *e = gm_inflight_find(t, id);
 
@@ -78,6 +79,7 @@ int gm_inflight_put(gm_inflight_t *t, const uint8_t id[GM_ID_LEN], const uint8_t
     }
     memcpy(e->hop, hop, GM_ID_LEN);
     e->t_ms = t_ms;
+    e->own = own;
     return 0;
 }
 

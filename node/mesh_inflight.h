@@ -16,6 +16,7 @@ typedef struct {
     uint8_t id[GM_ID_LEN];
     uint8_t hop[GM_ID_LEN];
     uint64_t t_ms;
+    bool own; /* this node's own bundle: its ack means "relayed" to the application */
     bool used;
 } gm_inflight_entry_t;
 
@@ -29,7 +30,7 @@ void gm_inflight_free(gm_inflight_t *t);
 gm_inflight_entry_t *gm_inflight_find(const gm_inflight_t *t, const uint8_t id[GM_ID_LEN]);
 /* Adds or replaces id's entry. GM_ENOMEM. */
 int gm_inflight_put(gm_inflight_t *t, const uint8_t id[GM_ID_LEN], const uint8_t hop[GM_ID_LEN],
-                    uint64_t t_ms);
+                    uint64_t t_ms, bool own);
 void gm_inflight_del(gm_inflight_t *t, const uint8_t id[GM_ID_LEN]);
 /* Removes every entry whose hop is hop. */
 void gm_inflight_drop_hop(gm_inflight_t *t, const uint8_t hop[GM_ID_LEN]);

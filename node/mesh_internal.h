@@ -42,6 +42,8 @@ struct gm_mesh {
     gm_mesh_stats_t stats;
     gm_mesh_deliver_cb deliver_cb;
     void *deliver_ctx;
+    gm_mesh_app_t app;
+    void *app_ctx;
     gm_inflight_t inflight;
     struct gm_pending_ack *acks;
     size_t n_acks, cap_acks;

@@ -157,9 +157,7 @@ bool gm__mesh_next_hop(gm_mesh_t *m, const uint8_t dest[GM_ID_LEN], uint8_t hop[
 
 bool gm__mesh_in_group(gm_mesh_t *m, const uint8_t group[GM_ID_LEN])
 {
-    (void)m;
-    (void)group;
-    return false; /* group membership arrives with the end-to-end layer (sender keys) */
+    return m->app.in_group != NULL && m->app.in_group(m->app_ctx, group);
 }
 
 bool gm__mesh_source_revoked(gm_mesh_t *m, const uint8_t src[GM_ID_LEN])

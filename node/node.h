@@ -15,6 +15,7 @@
 #include "node/config.h"
 #include "node/identity.h"
 #include "node/transport.h"
+#include "proto/wire_control.h"
 
 typedef struct gm_node gm_node_t;
 
@@ -128,9 +129,10 @@ void gm_node_set_hooks(gm_node_t *n, const gm_node_hooks_t *hooks, void *ctx);
 GM_MUST_CHECK int gm_node_add_crl(gm_node_t *n, const uint8_t *buf, size_t len, gm_why_t *why);
 
 /*
- * An extension of the control socket: answers GM_OP_MESH requests. arg is the
- * request's argument (borrowed); on success fn returns 0 with *out a malloc'd
- * encoded answer (the node frees it) that goes back as ControlResponse.mesh.
+ * An extension of the control socket: answers the requests of one op
+ * (GM_OP_MESH, GM_OP_MESSENGER) for the layer above. arg is the request's
+ * argument (borrowed); on success fn returns 0 with *out a malloc'd encoded
+ * answer (the node frees it) that goes back as ControlResponse.answer.
  * Refusals belong inside that answer; a non-zero return (GM_ENOMEM...) makes
  * the node answer with that error instead. Runs on the node's loop.
  */
@@ -138,10 +140,11 @@ typedef int (*gm_node_control_ext)(void *ctx, const uint8_t *arg, size_t len, ui
                                    size_t *out_len);
 
 /*
- * Sets (fn NULL: clears) the handler of GM_OP_MESH requests. Without one the
- * node answers them with GM_ENOENT, "this node runs no mesh layer".
+ * Sets (fn NULL: clears) the handler of op's requests. Without one the node
+ * answers them with GM_ENOENT, "this node runs no ... layer".
  */
-void gm_node_set_control_ext(gm_node_t *n, gm_node_control_ext fn, void *ctx);
+void gm_node_set_control_ext(gm_node_t *n, gm_control_op_t op, gm_node_control_ext fn,
+                             void *ctx);
 
 /* Calls fn for every neighbour with a link up (once each). fn must not close links. */
 void gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM_ID_LEN]),

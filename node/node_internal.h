@@ -101,8 +101,10 @@ struct gm_node {
     void *stopped_arg;
     gm_node_hooks_t hooks;
     void *hooks_ctx;
-    gm_node_control_ext control_ext; /* GM_OP_MESH requests (the mesh layer) */
-    void *control_ext_ctx;
+    struct {
+        gm_node_control_ext fn; /* GM_OP_MESH, GM_OP_MESSENGER: the layers above */
+        void *ctx;
+    } control_ext[GM_OP_COUNT];
     uint64_t refusals[GM_REFUSE_COUNT];
     uint64_t events[GM_EVENT_COUNT];
     struct rate_slot rate[GM_RATE_SLOTS];

@@ -107,6 +107,30 @@ uint64_t gm_store_durable_gen(const gm_store_t *s)
     return s->durable_gen;
 }
 
+int gm_store_begin(gm_store_t *s, uint64_t *gen)
+{
+    int err;
+
+    assert(!s->in_cb);
+    err = begin(s);
+    if (err == 0 && gen != NULL) {
+        *gen = s->gen;
+    }
+    return err;
+}
+
+void gm_store_abort(gm_store_t *s)
+{
+    if (s->in_txn) {
+        (void)fail(s);
+    }
+}
+
+sqlite3 *gm_store_db(gm_store_t *s)
+{
+    return s->db;
+}
+
 /* ---- dropped bundles: collected during a call, reported once it succeeded ---- */
 
 static int keep_drop(gm_store_t *s, const uint8_t *data, size_t len)

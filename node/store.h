@@ -54,6 +54,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sqlite3.h>
 
 #include "crypto/cert.h"
 #include "crypto/common.h"
@@ -166,6 +167,18 @@ GM_MUST_CHECK int gm_store_commit(gm_store_t *s);
 
 /* The generation of the last successful commit (0 before the first one). */
 uint64_t gm_store_durable_gen(const gm_store_t *s);
+
+/*
+ * Opens a group unless one is open, and says which (gen may be NULL): the
+ * application's own writes to gm_store_db() then share it. GM_EIO.
+ */
+GM_MUST_CHECK int gm_store_begin(gm_store_t *s, uint64_t *gen);
+
+/* Rolls the open group back as a failure would (the lost callback runs). */
+void gm_store_abort(gm_store_t *s);
+
+/* The database, for tables of the layers above that share the store's groups. */
+sqlite3 *gm_store_db(gm_store_t *s);
 
 /* Drops a held bundle: custody handed on. Its id stays seen. GM_ENOENT if not held. */
 GM_MUST_CHECK int gm_store_remove(gm_store_t *s, const uint8_t id[GM_ID_LEN]);

@@ -55,7 +55,8 @@ int gm_wire_control_request_decode(const uint8_t *buf, size_t len, gm_control_re
     }
     if (m->op == GMWIRE__CONTROL_OP__CONTROL_OP_STATUS ||
         m->op == GMWIRE__CONTROL_OP__CONTROL_OP_PEERS ||
-        m->op == GMWIRE__CONTROL_OP__CONTROL_OP_MESH) {
+        m->op == GMWIRE__CONTROL_OP__CONTROL_OP_MESH ||
+        m->op == GMWIRE__CONTROL_OP__CONTROL_OP_MESSENGER) {
         r.op = (gm_control_op_t)m->op;
         r.arg_len = m->arg.len;
         r.arg = r.arg_len > 0 ? malloc(r.arg_len) : NULL;
@@ -167,7 +168,7 @@ int gm_wire_control_response_encode(const gm_control_response_t *r, uint8_t **ou
         counters_out(r->refusals, r->n_refusals, refusals, rp);
         m.n_refusals = r->n_refusals;
         m.refusals = rp;
-        m.mesh = bin(r->mesh, r->mesh_len);
+        m.answer = bin(r->answer, r->answer_len);
         *out_len = gmwire__control_response__get_packed_size(&m);
         *out = malloc(*out_len + 1);
         err = *out != NULL ? 0 : GM_ENOMEM;
@@ -264,15 +265,15 @@ int gm_wire_control_response_decode(const uint8_t *buf, size_t len, gm_control_r
         peer_in(&r.peers[i], m->peers[i]);
     }
     r.n_refusals = counters_in(r.refusals, m->refusals, m->n_refusals);
-    r.mesh_len = m->mesh.len;
-    r.mesh = malloc(r.mesh_len + 1);
-    if (r.mesh != NULL && r.mesh_len > 0) {
-        memcpy(r.mesh, m->mesh.data, r.mesh_len);
+    r.answer_len = m->answer.len;
+    r.answer = malloc(r.answer_len + 1);
+    if (r.answer != NULL && r.answer_len > 0) {
+        memcpy(r.answer, m->answer.data, r.answer_len);
     }
     gmwire__control_response__free_unpacked(m, NULL);
-    if (r.peers == NULL || r.mesh == NULL) {
+    if (r.peers == NULL || r.answer == NULL) {
         free(r.peers);
-        free(r.mesh);
+        free(r.answer);
         return GM_ENOMEM;
     }
     *out = r;
@@ -284,7 +285,7 @@ void gm_control_response_free(gm_control_response_t *r)
     free(r->peers);
     r->peers = NULL;
     r->n_peers = 0;
-    free(r->mesh);
-    r->mesh = NULL;
-    r->mesh_len = 0;
+    free(r->answer);
+    r->answer = NULL;
+    r->answer_len = 0;
 }

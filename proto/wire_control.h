@@ -15,11 +15,18 @@
 #define GM_CONTROL_MAX_COUNTERS 32
 #define GM_CONTROL_MAX_LISTEN 16
 
-typedef enum { GM_OP_STATUS = 1, GM_OP_PEERS = 2, GM_OP_MESH = 3 } gm_control_op_t;
+typedef enum {
+    GM_OP_STATUS = 1,
+    GM_OP_PEERS = 2,
+    GM_OP_MESH = 3,      /* answered by the mesh layer (mesh_control.proto) */
+    GM_OP_MESSENGER = 4, /* answered by the messenger (messenger_control.proto) */
+} gm_control_op_t;
+
+#define GM_OP_COUNT 5
 
 typedef struct {
     gm_control_op_t op;
-    /* GM_OP_MESH: an encoded MeshRequest. Encode: borrowed; decode: malloc'd (NULL when
+    /* GM_OP_MESH, GM_OP_MESSENGER: the layer's encoded request. Encode: borrowed; decode: malloc'd (NULL when
        empty), release with gm_control_request_free() */
     uint8_t *arg;
     size_t arg_len;
@@ -58,8 +65,9 @@ typedef struct {
     size_t n_peers;
     gm_counter_t refusals[GM_CONTROL_MAX_COUNTERS];
     size_t n_refusals;
-    uint8_t *mesh; /* GM_OP_MESH: an encoded MeshResponse; malloc'd by the decoder */
-    size_t mesh_len;
+    uint8_t *answer; /* GM_OP_MESH, GM_OP_MESSENGER: the layer's encoded response; malloc'd
+                        by the decoder */
+    size_t answer_len;
 } gm_control_response_t;
 
 /* Encoded size of req. */
@@ -74,7 +82,7 @@ GM_MUST_CHECK int gm_wire_control_request_encode(const gm_control_request_t *req
 GM_MUST_CHECK int gm_wire_control_request_decode(const uint8_t *buf, size_t len,
                                                  gm_control_request_t *out);
 void gm_control_request_free(gm_control_request_t *req);
-/* Allocates *out (free() it). r->mesh is borrowed. */
+/* Allocates *out (free() it). r->answer is borrowed. */
 GM_MUST_CHECK int gm_wire_control_response_encode(const gm_control_response_t *r, uint8_t **out,
                                                   size_t *out_len);
 GM_MUST_CHECK int gm_wire_control_response_decode(const uint8_t *buf, size_t len,

@@ -283,7 +283,7 @@ static bool response_equal(const gm_control_response_t *a, const gm_control_resp
     bool same = SAME(error) && SAME_STR(message) && SAME(has_status) &&
                 (!a->has_status || status_equal(&a->status, &b->status)) && SAME(n_peers) &&
                 SAME(n_refusals) && counters_equal(a->refusals, b->refusals, a->n_refusals) &&
-                same_bytes(a->mesh, a->mesh_len, b->mesh, b->mesh_len);
+                same_bytes(a->answer, a->answer_len, b->answer, b->answer_len);
 
     for (size_t i = 0; same && i < a->n_peers; i++) {
         same = peer_info_equal(&a->peers[i], &b->peers[i]);
