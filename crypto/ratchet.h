@@ -35,6 +35,7 @@
 #define GM_DR_MAX_SKIP 1000
 #define GM_DR_MAX_SKIPPED 2000
 #define GM_DR_AD_MAX 128
+#define GM_DR_PREV_CHAINS 5 /* old receiving chains remembered (libsignal MAX_RECEIVER_CHAINS) */
 #define GM_DR_RK_INFO "guardmesh/dr/rk/1"
 #define GM_DR_MK_INFO "guardmesh/dr/mk/1"
 
@@ -63,6 +64,13 @@ typedef struct {
     size_t ad_len;
     gm_dr_skipped_t *skipped; /* malloc'd, oldest first; NULL when none */
     size_t n_skipped;
+    /*
+     * The ratchet keys of the receiving chains before dhr, oldest first: a
+     * message on one of them with no stored key is a replay (GM_EREPLAY),
+     * not a new DH ratchet step.
+     */
+    uint8_t prev_dhr[GM_DR_PREV_CHAINS][GM_DR_KEY_LEN];
+    size_t n_prev_dhr;
 } gm_dr_state_t;
 
 void gm_dr_header_encode(const gm_dr_header_t *h, uint8_t out[GM_DR_HEADER_LEN]);
@@ -120,7 +128,7 @@ void gm_dr_wipe(gm_dr_state_t *s);
 /*
  * The state as bytes for the store (proto/e2e_state.proto RatchetState),
  * malloc'd into *out: the caller wipes (sodium_memzero) and frees it.
- * GM_ENOMEM.
+ * GM_ENOMEM, or GM_EPROTO for a state out of bounds (none this code makes).
  */
 GM_MUST_CHECK int gm_dr_serialize(const gm_dr_state_t *s, uint8_t **out, size_t *len);
 
