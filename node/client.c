@@ -155,9 +155,44 @@ int gm_client_mesh(const char *node_dir, const char *socket_path, const gm_mesh_
     if (r.error != 0) {
         err = r.error;
         gm_why_set(why, "%s", r.message);
-    } else if (gm_wire_mesh_response_decode(r.mesh, r.mesh_len, out) != 0) {
+    } else if (gm_wire_mesh_response_decode(r.answer, r.answer_len, out) != 0) {
         err = GM_EPROTO;
         gm_why_set(why, "the node sent a mesh answer this tool cannot read");
+    }
+    gm_control_response_free(&r);
+    return err;
+}
+
+int gm_client_messenger(const char *node_dir, const char *socket_path,
+                        const gm_messenger_request_t *req, gm_messenger_response_t *out,
+                        gm_why_t *why)
+{
+    gm_control_request_t creq = {.op = GM_OP_MESSENGER};
+    gm_control_response_t r;
+    size_t len = gm_wire_messenger_request_size(req);
+    int err;
+
+    creq.arg = len > 0 ? malloc(len) : NULL;
+    if (creq.arg == NULL) {
+        gm_why_set(why, len > 0 ? "out of memory" : "the request is out of bounds");
+        return len > 0 ? GM_ENOMEM : GM_EPROTO;
+    }
+    err = gm_wire_messenger_request_encode(req, creq.arg, len, &creq.arg_len);
+    if (err != 0) {
+        gm_why_set(why, "cannot encode the request: %s", gm_strerror(err));
+    } else {
+        err = gm_client_call(node_dir, socket_path, &creq, GM_CLIENT_TIMEOUT_MS, &r, why);
+    }
+    free(creq.arg);
+    if (err != 0) {
+        return err;
+    }
+    if (r.error != 0) {
+        err = r.error;
+        gm_why_set(why, "%s", r.message);
+    } else if (gm_wire_messenger_response_decode(r.answer, r.answer_len, out) != 0) {
+        err = GM_EPROTO;
+        gm_why_set(why, "the node sent a messenger answer this tool cannot read");
     }
     gm_control_response_free(&r);
     return err;

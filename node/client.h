@@ -5,6 +5,7 @@
 #include "node/identity.h"
 #include "proto/wire_control.h"
 #include "proto/wire_mesh_control.h"
+#include "proto/wire_messenger_control.h"
 
 #define GM_CLIENT_TIMEOUT_MS 5000
 #define GM_CLIENT_MESH_TIMEOUT_MS 60000 /* an INJECT of many bundles takes a while */
@@ -35,5 +36,13 @@ GM_MUST_CHECK int gm_client_call(const char *node_dir, const char *socket_path,
 GM_MUST_CHECK int gm_client_mesh(const char *node_dir, const char *socket_path,
                                  const gm_mesh_request_t *req, gm_mesh_response_t *out,
                                  gm_why_t *why);
+
+/*
+ * Asks the node's messenger (GM_OP_MESSENGER), as gm_client_mesh asks the
+ * mesh layer; release *out with gm_messenger_response_free.
+ */
+GM_MUST_CHECK int gm_client_messenger(const char *node_dir, const char *socket_path,
+                                      const gm_messenger_request_t *req,
+                                      gm_messenger_response_t *out, gm_why_t *why);
 
 #endif

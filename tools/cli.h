@@ -28,6 +28,10 @@ int gm_cli_routes(const char *dir, int argc, char **argv);
 int gm_cli_debug(const char *dir, int argc, char **argv);
 int gm_cli_revocations(const char *dir, int argc, char **argv);
 
+/* send, alert, position, inbox, outbox, group (tools/msg_cmds.c); argv[0] is the command. */
+int gm_cli_messenger(const char *dir, int argc, char **argv);
+bool gm_cli_is_messenger_cmd(const char *cmd);
+
 /*
  * The mesh layer's counters for `status`: 0 with *out filled (release it with
  * gm_mesh_response_free), -1 when the node runs no mesh layer, or an exit

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "node/mesh.h"
+#include "node/messenger.h"
 #include "node/node.h"
 
 enum { O_DIR = 1, O_LISTEN, O_PEER, O_CONFIG, O_LOG, O_PASS, O_MESH_ID, O_MESH_KEY, O_DISC,
@@ -180,6 +181,7 @@ static int run(uv_loop_t *loop, const char *dir, const gm_node_config_t *cfg)
     gm_node_env_t env = {.loop = loop};
     struct daemon d;
     gm_mesh_t *mesh = NULL;
+    gm_messenger_t *msgr = NULL;
     gm_why_t why;
     int rc = 0;
 
@@ -187,6 +189,11 @@ static int run(uv_loop_t *loop, const char *dir, const gm_node_config_t *cfg)
         return fail(why.msg);
     }
     if (gm_mesh_new(d.node, &mesh, &why) != 0) { /* the store: a corrupt one stops us here */
+        gm_node_free(d.node);
+        return fail(why.msg);
+    }
+    if (gm_messenger_new(d.node, mesh, &msgr, &why) != 0) {
+        gm_mesh_free(mesh);
         gm_node_free(d.node);
         return fail(why.msg);
     }
@@ -202,6 +209,7 @@ static int run(uv_loop_t *loop, const char *dir, const gm_node_config_t *cfg)
         gm_node_stop(d.node, on_stopped, &d);
     }
     uv_run(loop, UV_RUN_DEFAULT);
+    gm_messenger_free(msgr);
     gm_mesh_free(mesh); /* commits what the last turn put */
     uv_run(loop, UV_RUN_DEFAULT);
     gm_node_free(d.node);

@@ -225,6 +225,9 @@ int gm_cli_node(const char *dir, int argc, char **argv)
 {
     bool json = false;
 
+    if (argc >= 1 && gm_cli_is_messenger_cmd(argv[0])) {
+        return gm_cli_messenger(dir, argc, argv);
+    }
     if (argc >= 1 && strcmp(argv[0], "routes") == 0) {
         return gm_cli_routes(dir, argc, argv);
     }
