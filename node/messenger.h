@@ -46,4 +46,12 @@ void gm_messenger_free(gm_messenger_t *g);
 
 void gm_messenger_stats(const gm_messenger_t *g, gm_messenger_stats_t *out);
 
+/*
+ * Answers one encoded MessengerRequest (proto/wire_messenger_control.h) as
+ * the control socket would, for callers in the same process (the simulator,
+ * tests): *out is a malloc'd encoded MessengerResponse. GM_ENOMEM.
+ */
+GM_MUST_CHECK int gm_messenger_call(gm_messenger_t *g, const uint8_t *req, size_t len,
+                                    uint8_t **out, size_t *out_len);
+
 #endif

@@ -629,6 +629,12 @@ static int on_control(void *ctx, const uint8_t *arg, size_t len, uint8_t **out, 
     return err;
 }
 
+int gm_messenger_call(gm_messenger_t *g, const uint8_t *req, size_t len, uint8_t **out,
+                      size_t *out_len)
+{
+    return on_control(g, req, len, out, out_len);
+}
+
 void gm__msgr_control_register(gm_messenger_t *g)
 {
     gm_node_set_control_ext(g->node, GM_OP_MESSENGER, on_control, g);
