@@ -67,6 +67,7 @@ int gm__msgr_pad(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
     memcpy(buf, in, len);
     /* ISO/IEC 7816-4: 0x80 then zeros; there is always room for the 0x80 */
     if (sodium_pad(&padded, buf, len, cap, cap) != 0) {
+        sodium_memzero(buf, cap);
         free(buf);
         return GM_ELIMIT;
     }
@@ -90,12 +91,24 @@ typedef struct {
     uint32_t spk_id;
 } session_t;
 
-static int session_unseal(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], const void *sealed,
-                          size_t len, gm_dr_state_t *dr)
+/* A session row is sealed to its peer and its ephemeral key: rows cannot be swapped. */
+static void session_key(uint8_t key[GM_ID_LEN + GM_X3DH_KEY_LEN], const uint8_t peer[GM_ID_LEN],
+                        const uint8_t ek[GM_X3DH_KEY_LEN])
 {
-    uint8_t *pt;
+    memcpy(key, peer, GM_ID_LEN);
+    memcpy(key + GM_ID_LEN, ek, GM_X3DH_KEY_LEN);
+}
+
+static int session_unseal(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN],
+                          const uint8_t ek[GM_X3DH_KEY_LEN], const void *sealed, size_t len,
+                          gm_dr_state_t *dr)
+{
+    uint8_t *pt, key[GM_ID_LEN + GM_X3DH_KEY_LEN];
     size_t pt_len;
-    int err = gm__msgr_open(g, SESSION_TAG, peer, GM_ID_LEN, sealed, len, &pt, &pt_len);
+    int err;
+
+    session_key(key, peer, ek);
+    err = gm__msgr_open(g, SESSION_TAG, key, sizeof key, sealed, len, &pt, &pt_len);
 
     if (err == 0) {
         err = gm_dr_deserialize(dr, pt, pt_len);
@@ -105,15 +118,17 @@ static int session_unseal(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], cons
     return err;
 }
 
-static int session_seal(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], const gm_dr_state_t *dr,
+static int session_seal(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN],
+                        const uint8_t ek[GM_X3DH_KEY_LEN], const gm_dr_state_t *dr,
                         uint8_t **sealed, size_t *sealed_len)
 {
-    uint8_t *pt;
+    uint8_t *pt, key[GM_ID_LEN + GM_X3DH_KEY_LEN];
     size_t pt_len;
     int err = gm_dr_serialize(dr, &pt, &pt_len);
 
+    session_key(key, peer, ek);
     if (err == 0) {
-        err = gm__msgr_seal(g, SESSION_TAG, peer, GM_ID_LEN, pt, pt_len, sealed, sealed_len);
+        err = gm__msgr_seal(g, SESSION_TAG, key, sizeof key, pt, pt_len, sealed, sealed_len);
         sodium_memzero(pt, pt_len);
         free(pt);
     }
@@ -127,7 +142,9 @@ static int session_save(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sessio
     uint8_t *sealed;
     size_t sealed_len;
     sqlite3_stmt *st;
-    int err = session_seal(g, peer, &s->dr, &sealed, &sealed_len);
+    static const uint8_t none[GM_DR_KEY_LEN];
+    const uint8_t *dhr = s->dr.has_dhr ? s->dr.dhr : none;
+    int err = session_seal(g, peer, s->ek, &s->dr, &sealed, &sealed_len);
 
     if (err != 0) {
         return err;
@@ -139,6 +156,7 @@ static int session_save(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sessio
             gm__msgr_bind_blob(st, 2, sealed, sealed_len);
             sqlite3_bind_int(st, 3, s->prekey);
             sqlite3_bind_int64(st, 4, (sqlite3_int64)wall(g));
+            gm__msgr_bind_blob(st, 5, dhr, GM_DR_KEY_LEN);
         }
         err = gm__msgr_run(g, st);
     } else {
@@ -158,6 +176,7 @@ static int session_save(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sessio
             sqlite3_bind_int(st, 5, s->prekey);
             sqlite3_bind_int64(st, 6, (sqlite3_int64)wall(g));
             gm__msgr_bind_blob(st, 7, sealed, sealed_len);
+            gm__msgr_bind_blob(st, 8, dhr, GM_DR_KEY_LEN);
             err = gm__msgr_run(g, st);
             s->rowid = err == 0 ? sqlite3_last_insert_rowid(g->db) : 0;
         } else if (err == 0) {
@@ -188,7 +207,7 @@ static int session_active(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sess
         s->prekey = sqlite3_column_int(st, 2) != 0;
         memcpy(s->ek, sqlite3_column_blob(st, 3), GM_X3DH_KEY_LEN);
         s->spk_id = (uint32_t)sqlite3_column_int64(st, 4);
-        err = session_unseal(g, peer, sqlite3_column_blob(st, 1),
+        err = session_unseal(g, peer, s->ek, sqlite3_column_blob(st, 1),
                              (size_t)sqlite3_column_bytes(st, 1), &s->dr);
     }
     sqlite3_reset(st);
@@ -292,6 +311,11 @@ int gm__msgr_send_1to1(gm_messenger_t *g, const gm__msgr_peer_t *peer, const gm_
     const gm_cert_t *own = gm_node_cert(g->node);
     int err = session_active(g, id, &s);
 
+    if (err == 0 && s.prekey && peer->has_spk && peer->spk.id != s.spk_id) {
+        /* never answered, and the peer has moved to a new prekey: it may have wiped ours */
+        gm_dr_wipe(&s.dr);
+        err = GM_ENOENT;
+    }
     if (err == GM_ENOENT) {
         err = session_start(g, peer, &s);
     }
@@ -379,7 +403,11 @@ int gm__msgr_on_plaintext(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN], co
     return err;
 }
 
-/* Tries each session with the peer, the active one first. */
+/*
+ * Tries the active session with the peer, and archived ones whose current
+ * ratchet key the message names: a forged message (the source in a bundle
+ * header is not authenticated) costs one trial, not one per archived session.
+ */
 static int on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const gm_ratchet_msg_t *rm)
 {
     sqlite3_stmt *st = gm__msgr_q(g, MQ_SESSION_EACH);
@@ -391,10 +419,21 @@ static int on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const gm_
     if (st == NULL) {
         return GM_EIO;
     }
+    if (!gm__msgr_sender_ok(g, src)) {
+        return 0;
+    }
     gm__msgr_bind_blob(st, 1, src, GM_ID_LEN);
     while (err != 0 && err != GM_ENOMEM && sqlite3_step(st) == SQLITE_ROW) {
-        int e = session_unseal(g, src, sqlite3_column_blob(st, 1),
-                               (size_t)sqlite3_column_bytes(st, 1), &s.dr);
+        bool active = sqlite3_column_int(st, 4) != 0;
+        int e = GM_ENOENT;
+        if (sqlite3_column_bytes(st, 3) != GM_X3DH_KEY_LEN ||
+            (!active && (sqlite3_column_bytes(st, 5) != GM_DR_KEY_LEN ||
+                         memcmp(sqlite3_column_blob(st, 5), rm->header, GM_DR_KEY_LEN) != 0))) {
+            continue;
+        }
+        memcpy(s.ek, sqlite3_column_blob(st, 3), GM_X3DH_KEY_LEN);
+        e = session_unseal(g, src, s.ek, sqlite3_column_blob(st, 1),
+                           (size_t)sqlite3_column_bytes(st, 1), &s.dr);
         if (e == 0) {
             tried++;
             e = decrypt_with(g, &s.dr, rm, &pt, &pt_len);
@@ -520,7 +559,8 @@ static int on_prekey(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const gm_p
     if (st != NULL) {
         sqlite3_bind_int64(st, 1, pm->prekey_id);
         gm__msgr_bind_blob(st, 2, pm->ephemeral, GM_KEY_LEN);
-        err = sqlite3_step(st) == SQLITE_DONE ? 0 : GM_EREPLAY;
+        int rc = sqlite3_step(st);
+        err = rc == SQLITE_DONE ? 0 : (rc & 0xff) == SQLITE_CONSTRAINT ? GM_EREPLAY : GM_EIO;
         sqlite3_reset(st);
     }
     if (st == NULL || err != 0) {
@@ -529,7 +569,7 @@ static int on_prekey(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const gm_p
         free(pt);
         gm_dr_wipe(&s.dr);
         free(cert);
-        return st == NULL ? GM_EIO : 0;
+        return st == NULL || err == GM_EIO ? GM_EIO : 0;
     }
     g->st.sessions_accepted++;
     err = gm__msgr_contact_put(g, cert, NULL, 0);
@@ -598,7 +638,8 @@ static int on_broadcast(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const g
         g->st.dropped_auth++;
     } else {
         err = gm__msgr_contact_put(g, cert, NULL, 0);
-        err = err == 0 ? gm__msgr_on_plaintext(g, src, NULL, true, bc->content, bc->content_len) : err;
+        err = err == 0 ? gm__msgr_on_plaintext(g, src, NULL, true, bc->content, bc->content_len)
+                       : err;
     }
     free(cert);
     return err;

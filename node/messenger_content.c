@@ -77,9 +77,11 @@ int gm__msgr_inbox_open(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
     err = len > 1 + GM_ID_LEN ? gm_wire_content_decode(rec + 1 + GM_ID_LEN, len - 1 - GM_ID_LEN,
                                                        &out->content)
                               : GM_EPROTO;
-    out->broadcast = (rec[0] & INBOX_BROADCAST) != 0;
-    out->has_group = (rec[0] & INBOX_GROUP) != 0;
-    memcpy(out->group, rec + 1, GM_ID_LEN);
+    if (err == 0) {
+        out->broadcast = (rec[0] & INBOX_BROADCAST) != 0;
+        out->has_group = (rec[0] & INBOX_GROUP) != 0;
+        memcpy(out->group, rec + 1, GM_ID_LEN);
+    }
     sodium_memzero(rec, len);
     free(rec);
     return err;
@@ -274,6 +276,15 @@ int gm__msgr_on_content(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN], cons
     bool added = false;
     int err = 0;
 
+    uint64_t now = gm_node_wall(g->node);
+
+    if (broadcast && (c->kind == GM_CONTENT_TEXT ||
+                      c->sent + GM_BUNDLE_LIFETIME_MAX + GM_CERT_SKEW_SECONDS < now ||
+                      c->sent > now + GM_CERT_SKEW_SECONDS)) {
+        /* everyone gets alerts and positions only; an old signed one replayed is not news */
+        g->st.dropped_replay++;
+        return 0;
+    }
     switch (c->kind) {
     case GM_CONTENT_TEXT:
     case GM_CONTENT_POSITION:
@@ -281,8 +292,9 @@ int gm__msgr_on_content(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN], cons
         err = inbox_add(g, sender, group, broadcast, c, &added);
         if (err == 0 && added) {
             g->st.inbox_added++;
-            /* a broadcast's sender learns who heard it when a session to it is possible */
-            err = gm__msgr_queue_receipt(g, sender, c->msg_id, GM_RECEIPT_DELIVERED);
+            /* not for a broadcast: the whole mesh would answer the one who called for help */
+            err = broadcast ? 0 : gm__msgr_queue_receipt(g, sender, c->msg_id,
+                                                           GM_RECEIPT_DELIVERED);
         } else if (err == 0) {
             g->st.duplicates++;
         }

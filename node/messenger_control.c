@@ -264,7 +264,7 @@ static int mark_read(gm_messenger_t *g, const sqlite3_int64 *seqs, uint8_t (*sen
             sqlite3_bind_int64(st, 1, seqs[i]);
         }
         err = gm__msgr_run(g, st);
-        if (err == 0) {
+        if (err == 0 && !entries[i].to_all) { /* no receipts for broadcasts */
             err = gm__msgr_queue_receipt(g, senders[i], entries[i].msg_id, GM_RECEIPT_READ);
         }
     }

@@ -19,7 +19,7 @@
 #define SEAL_CTX "guardmesh/rest/1"
 #define STORE_KEY_INFO "guardmesh/store-key/1"
 #define NAME_KEY_INFO "guardmesh/name-key/1"
-#define MSGR_SCHEMA_VERSION 1
+#define MSGR_SCHEMA_VERSION 2
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS e2e_meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
@@ -36,7 +36,8 @@ static const char schema_sql[] =
     /* sessions: one active per peer, older ones kept for messages still in flight */
     "CREATE TABLE IF NOT EXISTS e2e_session (rowid INTEGER PRIMARY KEY, peer BLOB NOT NULL,"
     " active INTEGER NOT NULL, ek BLOB NOT NULL, spk_id INTEGER NOT NULL,"
-    " prekey INTEGER NOT NULL, updated INTEGER NOT NULL, sealed BLOB NOT NULL);"
+    " prekey INTEGER NOT NULL, updated INTEGER NOT NULL, sealed BLOB NOT NULL,"
+    " dhr BLOB NOT NULL);" /* the peer's current ratchet key: which session a message names */
     "CREATE INDEX IF NOT EXISTS e2e_session_peer ON e2e_session(peer, active DESC, updated DESC);"
     "CREATE TABLE IF NOT EXISTS e2e_inbox (seq INTEGER PRIMARY KEY, sender BLOB NOT NULL,"
     " msg_id BLOB NOT NULL, received INTEGER NOT NULL, read INTEGER NOT NULL,"
@@ -58,8 +59,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS e2e_group (group_id BLOB PRIMARY KEY, name_mac BLOB NOT NULL,"
     " version INTEGER NOT NULL, sealed BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS e2e_group_name ON e2e_group(name_mac);"
-    "CREATE TABLE IF NOT EXISTS e2e_sk_own (group_id BLOB PRIMARY KEY, sealed BLOB NOT NULL)"
-    " WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS e2e_sk_own (group_id BLOB PRIMARY KEY, sealed BLOB NOT NULL,"
+    " created INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS e2e_sk_peer (group_id BLOB NOT NULL, sender BLOB NOT NULL,"
     " key_id INTEGER NOT NULL, updated INTEGER NOT NULL, sealed BLOB NOT NULL,"
     " PRIMARY KEY (group_id, sender, key_id)) WITHOUT ROWID;"
@@ -89,12 +90,12 @@ static const char *const query_sql[MQ_COUNT] = {
     [MQ_SESSION_ACTIVE] = "SELECT rowid, sealed, prekey, ek, spk_id FROM e2e_session"
                           " WHERE peer = ?1 AND active = 1",
     [MQ_SESSION_BY_EK] = "SELECT rowid, sealed, active FROM e2e_session WHERE peer = ?1 AND ek = ?2",
-    [MQ_SESSION_EACH] = "SELECT rowid, sealed, prekey FROM e2e_session WHERE peer = ?1"
-                        " ORDER BY active DESC, updated DESC",
+    [MQ_SESSION_EACH] = "SELECT rowid, sealed, prekey, ek, active, dhr FROM e2e_session"
+                        " WHERE peer = ?1 ORDER BY active DESC, updated DESC",
     [MQ_SESSION_INSERT] = "INSERT INTO e2e_session(peer, active, ek, spk_id, prekey, updated,"
-                          " sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [MQ_SESSION_UPDATE] = "UPDATE e2e_session SET sealed = ?2, prekey = ?3, updated = ?4"
-                          " WHERE rowid = ?1",
+                          " sealed, dhr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    [MQ_SESSION_UPDATE] = "UPDATE e2e_session SET sealed = ?2, prekey = ?3, updated = ?4,"
+                          " dhr = ?5 WHERE rowid = ?1",
     [MQ_SESSION_DEMOTE] = "UPDATE e2e_session SET active = 0 WHERE peer = ?1",
     [MQ_SESSION_TRIM] = "DELETE FROM e2e_session WHERE peer = ?1 AND active = 0 AND rowid NOT IN"
                         " (SELECT rowid FROM e2e_session WHERE peer = ?1 AND active = 0"
@@ -136,7 +137,8 @@ static const char *const query_sql[MQ_COUNT] = {
     [MQ_GROUP_BY_NAME] = "SELECT group_id FROM e2e_group WHERE name_mac = ?1",
     [MQ_GROUP_DEL] = "DELETE FROM e2e_group WHERE group_id = ?1",
     [MQ_GROUP_LIST] = "SELECT group_id FROM e2e_group",
-    [MQ_SKOWN_PUT] = "INSERT OR REPLACE INTO e2e_sk_own(group_id, sealed) VALUES (?1, ?2)",
+    [MQ_SKOWN_PUT] = "INSERT INTO e2e_sk_own(group_id, sealed, created) VALUES (?1, ?2, ?3)"
+                     " ON CONFLICT(group_id) DO UPDATE SET sealed = excluded.sealed",
     [MQ_SKOWN_GET] = "SELECT sealed FROM e2e_sk_own WHERE group_id = ?1",
     [MQ_SKOWN_DEL] = "DELETE FROM e2e_sk_own WHERE group_id = ?1",
     [MQ_SKPEER_PUT] = "INSERT OR REPLACE INTO e2e_sk_peer(group_id, sender, key_id, updated,"
@@ -148,8 +150,14 @@ static const char *const query_sql[MQ_COUNT] = {
                        " sender = ?2 ORDER BY updated DESC LIMIT ?3)",
     [MQ_SKPEER_DEL_GROUP] = "DELETE FROM e2e_sk_peer WHERE group_id = ?1",
     [MQ_TODO_ADD] = "INSERT OR IGNORE INTO e2e_sk_todo(group_id, member) VALUES (?1, ?2)",
-    [MQ_TODO_EACH] = "SELECT group_id, member FROM e2e_sk_todo LIMIT 64",
+    [MQ_TODO_EACH] = "SELECT group_id, member FROM e2e_sk_todo ORDER BY random() LIMIT 64",
     [MQ_TODO_DEL] = "DELETE FROM e2e_sk_todo WHERE group_id = ?1 AND member = ?2",
+    [MQ_TODO_DEL_GROUP] = "DELETE FROM e2e_sk_todo WHERE group_id = ?1",
+    [MQ_GROUP_COUNT] = "SELECT COUNT(*) FROM e2e_group",
+    [MQ_SKPEER_UNKNOWN] = "SELECT COUNT(*) FROM e2e_sk_peer WHERE sender = ?2"
+                          " AND group_id NOT IN (SELECT group_id FROM e2e_group)",
+    [MQ_PENDING_COUNT_FROM] = "SELECT COUNT(*) FROM e2e_pending WHERE group_id = ?1 AND sender = ?2",
+    [MQ_SKOWN_OLD] = "SELECT group_id FROM e2e_sk_own WHERE created <= ?1 LIMIT 16",
     [MQ_PENDING_ADD] = "INSERT INTO e2e_pending(group_id, sender, key_id, expires, bundle)"
                        " VALUES (?1, ?2, ?3, ?4, ?5)",
     [MQ_PENDING_COUNT] = "SELECT COUNT(*) FROM e2e_pending",
@@ -226,7 +234,9 @@ int gm__msgr_db_open(gm_messenger_t *g, gm_why_t *why)
         gm_why_set(why, "cannot derive the store key");
         return GM_EAUTH;
     }
-    if (gm_mesh_begin(g->mesh, NULL) != 0 ||
+    /* deleted rows (old sealed states) are overwritten, not left in free pages */
+    if (sqlite3_exec(g->db, "PRAGMA secure_delete = FAST", NULL, NULL, NULL) != SQLITE_OK ||
+        gm_mesh_begin(g->mesh, NULL) != 0 ||
         sqlite3_exec(g->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
         gm_why_set(why, "cannot create the messenger's tables in the store: %s",
                    err != NULL ? err : sqlite3_errmsg(g->db));

@@ -41,6 +41,29 @@ static bool is_member(const gm_group_state_t *gs, const uint8_t id[GM_ID_LEN])
     return false;
 }
 
+/* A COUNT(*) query with optional group (?1) and sender (?2) parameters; a large value if it fails. */
+static int64_t count_rows(gm_messenger_t *g, gm__msgr_query_t q, const uint8_t *group,
+                          const uint8_t *sender)
+{
+    sqlite3_stmt *st = gm__msgr_q(g, q);
+    int64_t n = INT64_MAX;
+
+    if (st == NULL) {
+        return n;
+    }
+    if (group != NULL) {
+        gm__msgr_bind_blob(st, 1, group, GM_ID_LEN);
+    }
+    if (sender != NULL) {
+        gm__msgr_bind_blob(st, 2, sender, GM_ID_LEN);
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return n;
+}
+
 /* ---- group states: sealed as signature (64) || encoded state ---- */
 
 static int group_put(gm_messenger_t *g, const gm_group_state_t *gs, const uint8_t *state,
@@ -208,6 +231,7 @@ static int sk_put(gm_messenger_t *g, const gm_sk_state_t *s, const uint8_t *send
     if (st != NULL && sender == NULL) {
         gm__msgr_bind_blob(st, 1, s->group_id, GM_ID_LEN);
         gm__msgr_bind_blob(st, 2, sealed, sealed_len);
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)wall(g)); /* kept by later updates */
     } else if (st != NULL) {
         gm__msgr_bind_blob(st, 1, s->group_id, GM_ID_LEN);
         gm__msgr_bind_blob(st, 2, sender, GM_ID_LEN);
@@ -284,6 +308,7 @@ static int sk_rotate(gm_messenger_t *g, const uint8_t group[GM_ID_LEN])
 {
     uint8_t chain[GM_SK_KEY_LEN], sign[GM_SK_KEY_LEN];
     gm_sk_state_t s;
+    sqlite3_stmt *st;
     int err;
 
     randombytes_buf(chain, sizeof chain);
@@ -291,9 +316,28 @@ static int sk_rotate(gm_messenger_t *g, const uint8_t group[GM_ID_LEN])
     gm_sk_create(&s, group, randombytes_random() | 1u, chain, sign);
     sodium_memzero(chain, sizeof chain);
     sodium_memzero(sign, sizeof sign);
-    err = sk_put(g, &s, NULL);
+    st = gm__msgr_q(g, MQ_SKOWN_DEL); /* a new row: its creation time is now */
+    if (st != NULL) {
+        gm__msgr_bind_blob(st, 1, group, GM_ID_LEN);
+    }
+    err = gm__msgr_run(g, st);
+    err = err == 0 ? sk_put(g, &s, NULL) : err;
     gm_sk_wipe(&s);
     return err;
+}
+
+/* Whether id is in group's current state. */
+static bool member_now(gm_messenger_t *g, const uint8_t group[GM_ID_LEN],
+                       const uint8_t id[GM_ID_LEN])
+{
+    gm_group_state_t gs;
+    bool in = false;
+
+    if (gm__msgr_group_get(g, group, &gs, NULL, NULL) == 0) {
+        in = is_member(&gs, id);
+        gm_group_state_free(&gs);
+    }
+    return in;
 }
 
 /* Owed to member: done now if a session is possible, else remembered for the tick. */
@@ -304,8 +348,14 @@ static int send_sender_key(gm_messenger_t *g, const uint8_t group[GM_ID_LEN],
     gm__msgr_peer_t *p = malloc(sizeof *p);
     gm_sk_state_t s;
     sqlite3_stmt *st;
-    int err = c == NULL || p == NULL ? GM_ENOMEM : sk_own_get(g, group, &s);
+    int err = c == NULL || p == NULL ? GM_ENOMEM : 0;
 
+    if (err == 0 && !member_now(g, group, member)) {
+        free(c);
+        free(p);
+        return 0; /* removed since it was owed the key: it must never get it */
+    }
+    err = err == 0 ? sk_own_get(g, group, &s) : err;
     if (err == 0) {
         c->kind = GM_CONTENT_SENDER_KEY;
         randombytes_buf(c->msg_id, sizeof c->msg_id);
@@ -408,6 +458,9 @@ static int tell_removed(gm_messenger_t *g, const gm_group_state_t *old, const gm
     return err;
 }
 
+static int key_to_new_members(gm_messenger_t *g, const gm_group_state_t *gs,
+                              const gm_group_state_t *old);
+
 int gm__msgr_group_change(gm_messenger_t *g, gm_group_state_t *gs, const gm_group_state_t *old)
 {
     gm_signed_group_state_t sgs;
@@ -423,7 +476,10 @@ int gm__msgr_group_change(gm_messenger_t *g, gm_group_state_t *gs, const gm_grou
     }
     if (err == 0) {
         g->st.group_updates++;
-        err = distribute(g, gs, &sgs, true, true);
+        err = distribute(g, gs, &sgs, true, old == NULL || removed);
+    }
+    if (err == 0 && old != NULL && !removed) {
+        err = key_to_new_members(g, gs, old);
     }
     free(buf);
     return err;
@@ -446,7 +502,8 @@ static int key_to_new_members(gm_messenger_t *g, const gm_group_state_t *gs,
 
 static int forget_group(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
 {
-    static const gm__msgr_query_t del[] = {MQ_GROUP_DEL, MQ_SKOWN_DEL, MQ_SKPEER_DEL_GROUP};
+    static const gm__msgr_query_t del[] = {MQ_GROUP_DEL, MQ_SKOWN_DEL, MQ_SKPEER_DEL_GROUP,
+                                           MQ_TODO_DEL_GROUP};
     int err = 0;
 
     for (size_t i = 0; err == 0 && i < sizeof del / sizeof del[0]; i++) {
@@ -461,6 +518,31 @@ static int forget_group(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
 
 static int retry_pending(gm_messenger_t *g, const uint8_t group[GM_ID_LEN],
                          const uint8_t sender[GM_ID_LEN]);
+
+/*
+ * A group this node has not seen: refused if its name is taken here (an
+ * insider must not shadow a real talkgroup) or GM_MSGR_MAX_GROUPS are held.
+ */
+static bool new_group_allowed(gm_messenger_t *g, const gm_group_state_t *gs)
+{
+    sqlite3_stmt *st = gm__msgr_q(g, MQ_GROUP_COUNT);
+    uint8_t id[GM_ID_LEN];
+    int64_t n = GM_MSGR_MAX_GROUPS;
+
+    if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+    }
+    if (st != NULL) {
+        sqlite3_reset(st);
+    }
+    if (n >= GM_MSGR_MAX_GROUPS || gm__msgr_group_by_name(g, gs->name, id) == 0) {
+        gm__msgr_log(g, GM_LOG_WARN, "messenger: group %s refused: %s", gs->name,
+                     n >= GM_MSGR_MAX_GROUPS ? "too many groups" : "a group of that name exists");
+        g->st.dropped_limit++;
+        return false;
+    }
+    return true;
+}
 
 int gm__msgr_on_group_state(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
                             const gm_signed_group_state_t *sgs)
@@ -489,6 +571,10 @@ int gm__msgr_on_group_state(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
         return 0;
     }
     have_old = gm__msgr_group_get(g, gs.group_id, &old, NULL, NULL) == 0;
+    if (!have_old && !new_group_allowed(g, &gs)) {
+        gm_group_state_free(&gs);
+        return 0;
+    }
     if (have_old && (old.version >= gs.version || memcmp(old.owner, gs.owner, GM_ID_LEN) != 0)) {
         g->st.dropped_replay++; /* an older or a foreign state */
         gm_group_state_free(&old);
@@ -536,6 +622,13 @@ int gm__msgr_on_sender_key(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
             g->st.dropped_not_member++;
             return 0;
         }
+    } else if (count_rows(g, MQ_SKPEER_UNKNOWN, NULL, sender) >= GM_MSGR_MAX_EARLY_KEYS) {
+        g->st.dropped_limit++; /* keys for groups not seen yet: a few per sender */
+        return 0;
+    }
+    if (sk_peer_get(g, d->group_id, sender, d->key_id, &s) == 0) {
+        gm_sk_wipe(&s); /* held already: a late copy must not move the chain back */
+        return 0;
     }
     /* a group not known yet: its state may come after the key (kept, bounded per sender) */
     if (state_from_wire(&s, d) != 0) {
@@ -560,19 +653,14 @@ int gm__msgr_on_sender_key(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
 
 /* ---- group messages ---- */
 
+
 static int keep_pending(gm_messenger_t *g, const gm_bundle_t *b, const gm_group_msg_t *gm)
 {
-    sqlite3_stmt *st = gm__msgr_q(g, MQ_PENDING_COUNT);
-    int64_t n = 0;
+    sqlite3_stmt *st;
 
-    if (st == NULL) {
-        return GM_EIO;
-    }
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        n = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    if (n >= GM_MSGR_MAX_PENDING) {
+    /* per sender too: a forged source must not crowd out everyone's early messages */
+    if (count_rows(g, MQ_PENDING_COUNT, NULL, NULL) >= GM_MSGR_MAX_PENDING ||
+        count_rows(g, MQ_PENDING_COUNT_FROM, gm->group_id, b->src) >= GM_MSGR_MAX_PENDING_FROM) {
         g->st.dropped_limit++;
         return 0;
     }
@@ -695,6 +783,20 @@ static int retry_pending(gm_messenger_t *g, const uint8_t group[GM_ID_LEN],
     return err;
 }
 
+/* A new sender key of ours for group, sent to every other member. */
+static int renew_key(gm_messenger_t *g, const uint8_t group[GM_ID_LEN])
+{
+    gm_group_state_t gs;
+    int err = gm__msgr_group_get(g, group, &gs, NULL, NULL);
+
+    if (err == 0) {
+        err = sk_rotate(g, group);
+        err = err == 0 ? distribute(g, &gs, NULL, false, true) : err;
+        gm_group_state_free(&gs);
+    }
+    return err;
+}
+
 int gm__msgr_send_group(gm_messenger_t *g, const uint8_t group[GM_ID_LEN], const gm_content_t *c,
                         gm_prio_t prio, uint8_t bundle_id[GM_ID_LEN])
 {
@@ -705,7 +807,11 @@ int gm__msgr_send_group(gm_messenger_t *g, const uint8_t group[GM_ID_LEN], const
     size_t pt_len = 0, len;
     int err = sk_own_get(g, group, &s);
 
-    if (err == GM_ENOENT) {
+    if (err == 0 && s.iteration >= GM_MSGR_SK_ROTATE_MSGS) {
+        gm_sk_wipe(&s); /* sender keys have no healing: a stolen one reads until renewed */
+        err = renew_key(g, group);
+        err = err == 0 ? sk_own_get(g, group, &s) : err;
+    } else if (err == GM_ENOENT) {
         err = sk_rotate(g, group);
         err = err == 0 ? sk_own_get(g, group, &s) : err;
     }
@@ -774,6 +880,23 @@ void gm__msgr_group_tick(gm_messenger_t *g)
             gm__msgr_bind_blob(st, 2, todo[i][1], GM_ID_LEN);
         }
         if (gm__msgr_run(g, st) != 0 || send_sender_key(g, todo[i][0], todo[i][1]) != 0) {
+            gm_mesh_abort(g->mesh);
+            return;
+        }
+    }
+    st = gm__msgr_q(g, MQ_SKOWN_OLD);
+    n = 0;
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)(wall(g) - GM_MSGR_SK_ROTATE_S));
+        while (n < 16 && sqlite3_step(st) == SQLITE_ROW) {
+            if (sqlite3_column_bytes(st, 0) == GM_ID_LEN) {
+                memcpy(todo[n++][0], sqlite3_column_blob(st, 0), GM_ID_LEN);
+            }
+        }
+        sqlite3_reset(st);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (renew_key(g, todo[i][0]) != 0) {
             gm_mesh_abort(g->mesh);
             return;
         }

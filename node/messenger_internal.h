@@ -16,6 +16,10 @@
 #define GM_MSGR_MAX_ARCHIVED 40                /* old sessions per peer, for messages in flight */
 #define GM_MSGR_MAX_PENDING 4096               /* group messages waiting for a sender key */
 #define GM_MSGR_MAX_PEER_KEYS 5                /* sender key states kept per member and group */
+#define GM_MSGR_MAX_PENDING_FROM 256           /* of the pending ones, from one sender and group */
+#define GM_MSGR_MAX_EARLY_KEYS 8               /* sender keys per sender for groups not seen yet */
+#define GM_MSGR_SK_ROTATE_S (7u * 86400u)      /* our sender keys are renewed at least weekly */
+#define GM_MSGR_SK_ROTATE_MSGS 10000u          /* or after this many messages */
 #define GM_MSGR_MAX_GROUPS 256
 #define GM_MSGR_RECEIPT_BATCH 256
 #define GM_MSGR_PAD_MAX 1024                   /* power-of-two buckets up to here, then multiples */
@@ -71,6 +75,11 @@ typedef enum {
     MQ_TODO_ADD,
     MQ_TODO_EACH,
     MQ_TODO_DEL,
+    MQ_TODO_DEL_GROUP,
+    MQ_GROUP_COUNT,
+    MQ_SKPEER_UNKNOWN,
+    MQ_PENDING_COUNT_FROM,
+    MQ_SKOWN_OLD,
     MQ_PENDING_ADD,
     MQ_PENDING_COUNT,
     MQ_PENDING_FOR,
@@ -152,6 +161,8 @@ void gm__msgr_log(gm_messenger_t *g, int level, const char *fmt, ...)
 /* Finds a peer by node id: directory first, then contacts. GM_ENOENT. */
 GM_MUST_CHECK int gm__msgr_peer(gm_messenger_t *g, const uint8_t id[GM_ID_LEN],
                                 gm__msgr_peer_t *out);
+/* Whether id is a peer we accept messages from now (counted as untrusted if not). */
+bool gm__msgr_sender_ok(gm_messenger_t *g, const uint8_t id[GM_ID_LEN]);
 /* "callsign@org" of a node id, or its hex id if unknown. */
 void gm__msgr_peer_name(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], char *out, size_t cap);
 /*

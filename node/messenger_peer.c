@@ -28,18 +28,54 @@ static int spk_from_announcement(gm_messenger_t *g, const gm_cert_t *cert, const
         g->st.dropped_auth++;
         return GM_EAUTH;
     }
-    return 0;
+    /* past its validity its owner may have wiped it: a session on it would never open */
+    return out->expires + GM_CERT_SKEW_SECONDS >= wall(g) ? 0 : GM_EAUTH;
+}
+
+/* The prekey announcement remembered for id, if any. GM_ENOENT. */
+static int contact_ann(gm_messenger_t *g, const uint8_t id[GM_ID_LEN],
+                       uint8_t out[GM_E2E_PREKEY_ANN_MAX], size_t *len)
+{
+    sqlite3_stmt *st = gm__msgr_q(g, MQ_CONTACT_GET);
+    uint8_t *pt = NULL;
+    size_t pt_len = 0, cert_len;
+    int err = GM_ENOENT;
+
+    if (st == NULL) {
+        return GM_EIO;
+    }
+    gm__msgr_bind_blob(st, 1, id, GM_ID_LEN);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        err = gm__msgr_open(g, "contact", id, GM_ID_LEN, sqlite3_column_blob(st, 0),
+                            (size_t)sqlite3_column_bytes(st, 0), &pt, &pt_len);
+    }
+    sqlite3_reset(st);
+    if (err != 0) {
+        return err;
+    }
+    cert_len = pt_len >= 2 ? (size_t)pt[0] << 8 | pt[1] : 0;
+    err = 2 + cert_len < pt_len && pt_len - 2 - cert_len <= GM_E2E_PREKEY_ANN_MAX ? 0 : GM_ENOENT;
+    if (err == 0) {
+        *len = pt_len - 2 - cert_len;
+        memcpy(out, pt + 2 + cert_len, *len);
+    }
+    free(pt);
+    return err;
 }
 
 /* Contacts: node id -> sealed (certificate, prekey announcement). */
 int gm__msgr_contact_put(gm_messenger_t *g, const gm_cert_t *cert, const uint8_t *ann, size_t ann_len)
 {
     char name[2 * GM_NAME_MAX + 2];
-    uint8_t mac[16], *pt, *sealed;
-    size_t pt_len = 2 + cert->encoded_len + ann_len, sealed_len;
+    uint8_t mac[16], *pt, *sealed, kept[GM_E2E_PREKEY_ANN_MAX];
+    size_t pt_len, sealed_len;
     sqlite3_stmt *st;
     int err;
 
+    if (ann_len == 0 && contact_ann(g, cert->body.node_id, kept, &ann_len) == 0) {
+        ann = kept; /* a message that carries no prekey does not forget the one we know */
+    }
+    pt_len = 2 + cert->encoded_len + ann_len;
     pt = malloc(pt_len);
     if (pt == NULL) {
         return GM_ENOMEM;
@@ -135,7 +171,25 @@ static int directory_get(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msg
 
 int gm__msgr_peer(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msgr_peer_t *out)
 {
-    return directory_get(g, id, out) == 0 ? 0 : contact_get(g, id, out);
+    int err = directory_get(g, id, out); /* the directory holds only acceptable certificates */
+
+    if (err != 0 && (err = contact_get(g, id, out)) == 0 &&
+        gm_trust_check(gm_node_trust(g->node), &out->cert, wall(g), GM_ROLES_ALL) != GM_CERT_OK) {
+        err = GM_EAUTH; /* revoked or expired since we met it */
+    }
+    return err;
+}
+
+bool gm__msgr_sender_ok(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
+{
+    gm__msgr_peer_t *p = malloc(sizeof *p);
+    bool ok = p != NULL && gm__msgr_peer(g, id, p) == 0;
+
+    free(p);
+    if (!ok) {
+        g->st.dropped_untrusted++;
+    }
+    return ok;
 }
 
 void gm__msgr_peer_name(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], char *out, size_t cap)
