@@ -108,6 +108,7 @@ typedef enum {
  *  turn_end   after the node read what arrived in one loop turn, before the
  *             mesh decides whether to commit
  *  tick       every node tick
+ *  counters   the application's counters, listed by `status` after the mesh's
  */
 typedef struct {
     int (*receive)(void *ctx, const gm_bundle_t *b);
@@ -115,6 +116,9 @@ typedef struct {
     void (*own_event)(void *ctx, const uint8_t id[GM_ID_LEN], gm_mesh_own_event_t ev);
     void (*turn_end)(void *ctx);
     void (*tick)(void *ctx);
+    /* its counters for `status`: fn(fn_ctx, name, value) for each */
+    void (*counters)(void *ctx, void (*fn)(void *fn_ctx, const char *name, uint64_t value),
+                     void *fn_ctx);
 } gm_mesh_app_t;
 
 /* app is copied; NULL clears. */

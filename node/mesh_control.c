@@ -45,6 +45,11 @@ static void add_counter(gm_mesh_response_t *r, const char *prefix, const char *n
     c->value = v;
 }
 
+static void add_app_counter(void *ctx, const char *name, uint64_t value)
+{
+    add_counter(ctx, "msg_", name, value);
+}
+
 static void fill_counters(const gm_mesh_t *m, gm_mesh_response_t *r)
 {
     gm_mesh_stats_t s;
@@ -86,6 +91,9 @@ static void fill_counters(const gm_mesh_t *m, gm_mesh_response_t *r)
         }
     }
     r->directory = (uint32_t)gm_router_node_count(m->router);
+    if (m->app.counters != NULL) {
+        m->app.counters(m->app_ctx, add_app_counter, r);
+    }
 }
 
 /* ---- ROUTES ---- */

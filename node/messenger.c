@@ -768,10 +768,45 @@ static void on_tick(void *ctx)
     flush_receipts(g);
 }
 
+static void on_counters(void *ctx, void (*fn)(void *fn_ctx, const char *name, uint64_t value),
+                        void *fn_ctx)
+{
+    const gm_messenger_stats_t *s = &((gm_messenger_t *)ctx)->st;
+    const struct {
+        const char *name;
+        uint64_t value;
+    } c[] = {
+        {"sent", s->sent},
+        {"received", s->received},
+        {"sessions_started", s->sessions_started},
+        {"sessions_accepted", s->sessions_accepted},
+        {"inbox_added", s->inbox_added},
+        {"duplicates", s->duplicates},
+        {"receipts_sent", s->receipts_sent},
+        {"receipts_received", s->receipts_received},
+        {"group_keys_sent", s->group_keys_sent},
+        {"group_keys_received", s->group_keys_received},
+        {"group_updates", s->group_updates},
+        {"pending_group", s->pending_group},
+        {"prekeys_made", s->prekeys_made},
+        {"dropped_malformed", s->dropped_malformed},
+        {"dropped_auth", s->dropped_auth},
+        {"dropped_replay", s->dropped_replay},
+        {"dropped_no_session", s->dropped_no_session},
+        {"dropped_untrusted", s->dropped_untrusted},
+        {"dropped_limit", s->dropped_limit},
+        {"dropped_not_member", s->dropped_not_member},
+    };
+
+    for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+        fn(fn_ctx, c[i].name, c[i].value);
+    }
+}
+
 int gm_messenger_new(gm_node_t *node, gm_mesh_t *mesh, gm_messenger_t **out, gm_why_t *why)
 {
-    static const gm_mesh_app_t app = {on_receive, gm__msgr_in_group, on_own_event, on_turn_end,
-                                      on_tick};
+    static const gm_mesh_app_t app = {on_receive,  gm__msgr_in_group, on_own_event,
+                                      on_turn_end, on_tick,           on_counters};
     gm_messenger_t *g = calloc(1, sizeof *g);
     int err;
 

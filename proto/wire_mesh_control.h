@@ -12,7 +12,7 @@
 #include "crypto/common.h"
 #include "proto/wire_control.h"
 
-#define GM_MESH_CTL_MAX_COUNTERS 64
+#define GM_MESH_CTL_MAX_COUNTERS 96
 #define GM_MESH_CTL_MAX_ROUTES 65536
 #define GM_MESH_CTL_MAX_IDS 1000       /* ids listed by INJECT */
 #define GM_MESH_CTL_MAX_INJECT 100000u /* bundles per INJECT */
