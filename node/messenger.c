@@ -658,16 +658,22 @@ static int on_receive(void *ctx, const gm_bundle_t *b)
         return 0; /* delivered, and dropped here: counted */
     }
     g->st.received++;
+    if ((env.kind == GM_ENVELOPE_RATCHET || env.kind == GM_ENVELOPE_PREKEY) &&
+        b->dst.kind != GM_DST_NODE) {
+        g->st.dropped_malformed++; /* a 1:1 message flooded: no sender makes one */
+        gm_envelope_free(&env);
+        return 0;
+    }
     if (gm_mesh_begin(g->mesh, NULL) != 0) {
         gm_envelope_free(&env);
         return GM_EIO;
     }
     switch (env.kind) {
     case GM_ENVELOPE_RATCHET:
-        err = b->dst.kind == GM_DST_NODE ? on_ratchet(g, b->src, &env.ratchet) : 0;
+        err = on_ratchet(g, b->src, &env.ratchet);
         break;
     case GM_ENVELOPE_PREKEY:
-        err = b->dst.kind == GM_DST_NODE ? on_prekey(g, b->src, &env.prekey) : 0;
+        err = on_prekey(g, b->src, &env.prekey);
         break;
     case GM_ENVELOPE_GROUP:
         err = gm__msgr_on_group_message(g, b, &env);

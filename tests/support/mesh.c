@@ -66,8 +66,10 @@ static void on_delivered(void *ctx, const gm_bundle_t *b)
     c->m->delivered[i]++;
 }
 
+enum { WITH_LINKS, WITH_MESH, WITH_MESSENGER };
+
 static size_t start(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg,
-                    int64_t clock_offset, bool with_mesh)
+                    int64_t clock_offset, int layers)
 {
     size_t i = m->n++;
     gm_node_env_t env;
@@ -84,10 +86,14 @@ static size_t start(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *
     env.clock_ctx = &clocks[i];
     env.log = m->logs[i];
     cr_assert_eq(gm_node_new(&env, dir, cfg, &m->nodes[i], &why), 0, "%s", why.msg);
-    if (with_mesh) {
+    if (layers != WITH_LINKS) {
         cr_assert_eq(gm_mesh_new(m->nodes[i], &m->meshes[i], &why), 0, "%s", why.msg);
         gm_mesh_set_deliver_cb(m->meshes[i], on_delivered, &clocks[i]);
-    } else {
+    }
+    if (layers == WITH_MESSENGER) {
+        cr_assert_eq(gm_messenger_new(m->nodes[i], m->meshes[i], &m->messengers[i], &why), 0, "%s",
+                     why.msg);
+    } else if (layers == WITH_LINKS) {
         gm_node_set_data_cb(m->nodes[i], on_data, &clocks[i]);
     }
     cr_assert_eq(gm_node_start(m->nodes[i], &why), 0, "%s", why.msg);
@@ -97,12 +103,17 @@ static size_t start(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *
 size_t gm_test_mesh_start_at(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg,
                              int64_t clock_offset)
 {
-    return start(m, dir, cfg, clock_offset, false);
+    return start(m, dir, cfg, clock_offset, WITH_LINKS);
 }
 
 size_t gm_test_mesh_start_mesh(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg)
 {
-    return start(m, dir, cfg, 0, true);
+    return start(m, dir, cfg, 0, WITH_MESH);
+}
+
+size_t gm_test_mesh_start_messenger(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg)
+{
+    return start(m, dir, cfg, 0, WITH_MESSENGER);
 }
 
 size_t gm_test_mesh_start(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg)
@@ -129,6 +140,8 @@ void gm_test_mesh_stop(gm_test_mesh_t *m, size_t i)
     while (m->stopped == before) {
         uv_run(&m->loop, UV_RUN_ONCE);
     }
+    gm_messenger_free(m->messengers[i]); /* before its mesh: it uses the mesh's store */
+    m->messengers[i] = NULL;
     gm_mesh_free(m->meshes[i]);
     m->meshes[i] = NULL;
     gm_node_free(m->nodes[i]);

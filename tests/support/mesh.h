@@ -5,6 +5,7 @@
 #include <stdio.h>
 
 #include "node/mesh.h"
+#include "node/messenger.h"
 #include "tests/support/ident.h"
 
 #define GM_TEST_MAX_NODES 16
@@ -28,6 +29,7 @@ typedef struct {
     uint8_t (*delivered_ids[GM_TEST_MAX_NODES])[GM_ID_LEN];
     size_t largest_len[GM_TEST_MAX_NODES];         /* the largest message received */
     uint8_t largest_hash[GM_TEST_MAX_NODES][32];   /* its BLAKE2b-256 */
+    gm_messenger_t *messengers[GM_TEST_MAX_NODES]; /* NULL unless started with one */
 } gm_test_mesh_t;
 
 /* A loop, a hub, a temporary directory and two organisations (A: acme, B: police). */
@@ -45,6 +47,12 @@ size_t gm_test_mesh_start_at(gm_test_mesh_t *m, const char *dir, const gm_node_c
 
 /* Starts a node with the mesh layer (store, routes, bundles) on top. */
 size_t gm_test_mesh_start_mesh(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg);
+
+/*
+ * Starts a node with the mesh layer and the messenger on top (the messenger
+ * takes the mesh's application hooks; the delivery counters still count).
+ */
+size_t gm_test_mesh_start_messenger(gm_test_mesh_t *m, const char *dir, const gm_node_config_t *cfg);
 
 /* Stops and frees node i (its slot becomes NULL). */
 void gm_test_mesh_stop(gm_test_mesh_t *m, size_t i);

@@ -1,0 +1,273 @@
+/*
+ * 1:1 sessions under a store-and-forward mesh: replays by a relay, first
+ * messages crossing, first messages out of order.
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tests/unit/messenger_unit_test.h"
+
+#define ALICE "alice@" MU_ORG
+#define BOB "bob@" MU_ORG
+
+static gm_dest_t to_node(size_t i)
+{
+    gm_dest_t d = {.kind = GM_DST_NODE};
+
+    memcpy(d.id, mu_id(i), GM_ID_LEN);
+    return d;
+}
+
+static uint64_t drops(const gm_messenger_stats_t *s)
+{
+    return s->dropped_malformed + s->dropped_auth + s->dropped_replay + s->dropped_no_session +
+           s->dropped_untrusted + s->dropped_limit + s->dropped_not_member;
+}
+
+/* The ephemeral key of node i's active session with peer j, as hex ("" if none). */
+static void active_ek(size_t i, size_t j, char out[2 * GM_KEY_LEN + 1])
+{
+    sqlite3_stmt *st;
+    long rows = 0;
+
+    out[0] = 0;
+    cr_assert_eq(sqlite3_prepare_v2(gm_mesh_db(mu.meshes[i]),
+                                    "SELECT ek FROM e2e_session WHERE peer = ?1 AND active = 1", -1,
+                                    &st, NULL),
+                 SQLITE_OK);
+    sqlite3_bind_blob(st, 1, mu_id(j), GM_ID_LEN, SQLITE_STATIC);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        rows++;
+        cr_assert_eq(sqlite3_column_bytes(st, 0), GM_KEY_LEN);
+        sodium_bin2hex(out, 2 * GM_KEY_LEN + 1, sqlite3_column_blob(st, 0), GM_KEY_LEN);
+    }
+    sqlite3_finalize(st);
+    cr_assert_eq(rows, 1, "%ld active sessions with one peer", rows);
+}
+
+/* alice and bob, both dialling the relay r; returns when each has the other's prekey. */
+static void relay_pair(size_t *r, size_t *a, size_t *b)
+{
+    const char *to_r[] = {"r", NULL};
+    size_t both[2];
+
+    *r = mu_relay("r", NULL);
+    *a = mu_node("alice", to_r);
+    *b = mu_node("bob", to_r);
+    both[0] = *a;
+    both[1] = *b;
+    cr_assert(mu_wait_directory(both, 2), "alice and bob never learnt each other's prekey");
+}
+
+/* Injects body into `to` from the relay as a new bundle from src; waits until it is handled. */
+static void replay(size_t r, size_t to, size_t src, const mu_bundle_t *orig)
+{
+    gm_dest_t dst = to_node(to);
+    uint64_t before = mu_delivered(to);
+
+    mu_inject_body(r, to, mu_id(src), &dst, orig->b.body, orig->b.body_len);
+    cr_assert(mu_wait_delivered(to, before + 1), "the replayed bundle never reached bob");
+}
+
+Test(messenger, relay_replaying_a_message_in_a_new_bundle_shows_it_once)
+{
+    size_t r, a, b;
+    const mu_bundle_t *first, *second;
+    gm_messenger_stats_t before, after;
+    gm_mesh_stats_t ms0, ms1;
+
+    relay_pair(&r, &a, &b);
+    mu_capture(b);
+    mu_send(a, BOB, "first");
+    cr_assert(mu_wait_text(b, "first", 1));
+    first = mu_last_from(a);
+    cr_assert_not_null(first);
+    cr_assert_eq(mu_envelope_kind(first->b.body, first->b.body_len), GM_ENVELOPE_PREKEY);
+    /* bob's delivered receipt tells alice her session is answered: plain ratchet from now */
+    cr_assert(mu_wait_outbox(a, "delivered", 1), "no receipt came back to alice");
+    mu_send(a, BOB, "second");
+    cr_assert(mu_wait_text(b, "second", 1));
+    second = mu_last_from(a);
+    cr_assert_neq(second, first);
+    cr_assert_eq(mu_envelope_kind(second->b.body, second->b.body_len), GM_ENVELOPE_RATCHET);
+
+    /* the relay sends both bodies again, each in a bundle with a new id */
+    before = mu_stats(b);
+    replay(r, b, a, second);
+    replay(r, b, a, first);
+    after = mu_stats(b);
+    cr_assert_eq(after.dropped_replay, before.dropped_replay + 2, "replays counted: %llu",
+                 (unsigned long long)(after.dropped_replay - before.dropped_replay));
+    cr_assert_eq(after.inbox_added, before.inbox_added);
+    cr_assert_eq(after.sessions_accepted, before.sessions_accepted);
+    cr_assert_eq(mu_inbox_count(b, "first"), 1);
+    cr_assert_eq(mu_inbox_count(b, "second"), 1);
+
+    /* the very same bundle again: the mesh knows its id, the messenger never sees it */
+    gm_mesh_stats(mu.meshes[b], &ms0);
+    mu_inject(r, b, second->enc, second->len);
+    gm_test_run_for(&mu.loop, 200);
+    gm_mesh_stats(mu.meshes[b], &ms1);
+    cr_assert_geq(ms1.duplicates, ms0.duplicates + 1, "the copy never reached bob");
+    cr_assert_eq(ms1.delivered, ms0.delivered);
+
+    /* the session is intact: the next message opens */
+    mu_send(a, BOB, "third");
+    cr_assert(mu_wait_text(b, "third", 1), "the replays broke bob's session");
+    cr_assert_eq(mu_inbox_count(b, NULL), 3);
+}
+
+Test(messenger, first_message_replayed_after_the_session_moved_on_is_refused)
+{
+    size_t r, a, b;
+    const mu_bundle_t *first;
+    gm_messenger_stats_t before, after;
+    char where[128], sql[192], hex[2 * GM_ID_LEN + 1];
+
+    relay_pair(&r, &a, &b);
+    mu_capture(b);
+    mu_send(a, BOB, "hello");
+    cr_assert(mu_wait_text(b, "hello", 1));
+    first = mu_last_from(a);
+    cr_assert_not_null(first);
+    cr_assert_eq(mu_envelope_kind(first->b.body, first->b.body_len), GM_ENVELOPE_PREKEY);
+    /* both sides take DH ratchet steps */
+    mu_send(b, ALICE, "reply");
+    cr_assert(mu_wait_text(a, "reply", 1));
+    mu_send(a, BOB, "again");
+    cr_assert(mu_wait_text(b, "again", 1));
+    mu_send(b, ALICE, "reply again");
+    cr_assert(mu_wait_text(a, "reply again", 1));
+
+    before = mu_stats(b);
+    replay(r, b, a, first);
+    after = mu_stats(b);
+    cr_assert_eq(after.dropped_replay + after.dropped_auth,
+                 before.dropped_replay + before.dropped_auth + 1);
+    cr_assert_eq(after.sessions_accepted, before.sessions_accepted, "a replay started a session");
+    cr_assert_eq(after.inbox_added, before.inbox_added);
+    cr_assert_eq(mu_inbox_count(b, "hello"), 1);
+    cr_assert_eq(mu_inbox_count(b, NULL), 2);
+
+    /*
+     * Once the session itself is gone (trimmed after GM_MSGR_MAX_ARCHIVED newer
+     * ones), the first message would open with bob's prekey all over again:
+     * only the record of (prekey, ephemeral) pairs seen stops it.
+     */
+    sodium_bin2hex(hex, sizeof hex, mu_id(a), GM_ID_LEN);
+    snprintf(where, sizeof where, "peer = x'%s'", hex);
+    snprintf(sql, sizeof sql, "DELETE FROM e2e_session WHERE %s", where);
+    cr_assert_eq(sqlite3_exec(gm_mesh_db(mu.meshes[b]), sql, NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(mu_rows(b, "e2e_session", where), 0);
+    before = mu_stats(b);
+    replay(r, b, a, first);
+    after = mu_stats(b);
+    cr_assert_eq(after.dropped_replay, before.dropped_replay + 1);
+    cr_assert_eq(after.sessions_accepted, before.sessions_accepted, "a replay started a session");
+    cr_assert_eq(mu_rows(b, "e2e_session", where), 0, "the replay left a session behind");
+    cr_assert_eq(mu_inbox_count(b, "hello"), 1);
+    cr_assert_eq(mu_inbox_count(b, NULL), 2);
+}
+
+Test(messenger, first_messages_crossing_converge_on_one_session)
+{
+    const char *to_a[] = {"alice", NULL};
+    size_t a = mu_node("alice", NULL), b = mu_node("bob", to_a);
+    size_t both[] = {a, b};
+    char text[32], ek_a[2 * GM_KEY_LEN + 1], ek_b[2 * GM_KEY_LEN + 1];
+    gm_messenger_stats_t sa, sb;
+
+    cr_assert(mu_wait_directory(both, 2));
+    mu_cut("bob", "alice", true);
+    cr_assert(mu_wait_link(a, b, false));
+    /* each starts a session before it has heard anything from the other */
+    for (int k = 1; k <= 2; k++) {
+        snprintf(text, sizeof text, "a%d", k);
+        mu_send(a, BOB, text);
+        snprintf(text, sizeof text, "b%d", k);
+        mu_send(b, ALICE, text);
+    }
+    cr_assert_eq(mu_stats(a).sessions_started, 1);
+    cr_assert_eq(mu_stats(b).sessions_started, 1);
+    mu_cut("bob", "alice", false);
+    cr_assert(mu_wait_text(a, "b2", 1) && mu_wait_text(a, "b1", 1));
+    cr_assert(mu_wait_text(b, "a2", 1) && mu_wait_text(b, "a1", 1));
+
+    /* then both talk at once, several messages each way */
+    for (int k = 3; k <= 7; k++) {
+        snprintf(text, sizeof text, "a%d", k);
+        mu_send(a, BOB, text);
+        snprintf(text, sizeof text, "b%d", k);
+        mu_send(b, ALICE, text);
+    }
+    cr_assert(mu_wait_text(b, "a7", 1) && mu_wait_text(a, "b7", 1));
+    cr_assert(mu_wait_outbox(a, "delivered", 7), "alice's receipts: %zu of 7",
+              mu_outbox_count(a, "delivered"));
+    cr_assert(mu_wait_outbox(b, "delivered", 7), "bob's receipts: %zu of 7",
+              mu_outbox_count(b, "delivered"));
+    for (int k = 1; k <= 7; k++) {
+        snprintf(text, sizeof text, "a%d", k);
+        cr_assert_eq(mu_inbox_count(b, text), 1, "%s shown %zu times", text,
+                     mu_inbox_count(b, text));
+        snprintf(text, sizeof text, "b%d", k);
+        cr_assert_eq(mu_inbox_count(a, text), 1, "%s shown %zu times", text,
+                     mu_inbox_count(a, text));
+    }
+    cr_assert_eq(mu_inbox_count(a, NULL), 7);
+    cr_assert_eq(mu_inbox_count(b, NULL), 7);
+    sa = mu_stats(a);
+    sb = mu_stats(b);
+    cr_assert_eq(drops(&sa), 0);
+    cr_assert_eq(drops(&sb), 0);
+    cr_assert_eq(sa.sessions_started + sb.sessions_started, 2, "a session was started again");
+    cr_assert_eq(sa.sessions_accepted + sb.sessions_accepted, 2);
+    /* both ends hold the same session as the active one */
+    active_ek(a, b, ek_a);
+    active_ek(b, a, ek_b);
+    cr_assert_str_eq(ek_a, ek_b, "alice and bob use different sessions");
+}
+
+Test(messenger, first_messages_out_of_order_each_show_once)
+{
+    size_t r, a, b, n;
+    mu_bundle_t held[8];
+    gm_dest_t to_b;
+    gm_messenger_stats_t sb;
+    static const char *const texts[3] = {"one", "two", "three"};
+    static const size_t order[3] = {2, 0, 1};
+
+    relay_pair(&r, &a, &b);
+    to_b = to_node(b);
+    mu_cut("alice", "r", true);
+    cr_assert(mu_wait_link(a, r, false));
+    for (size_t k = 0; k < 3; k++) {
+        mu_send(a, BOB, texts[k]);
+    }
+    /* alice's store holds the three, oldest first: all PreKey messages of one session */
+    n = mu_held(a, &to_b, held, 8);
+    cr_assert_eq(n, 3);
+    for (size_t k = 0; k < n; k++) {
+        cr_assert_eq(mu_envelope_kind(held[k].b.body, held[k].b.body_len), GM_ENVELOPE_PREKEY);
+    }
+    /* a relay that carried them hands them on third, first, second */
+    for (size_t k = 0; k < 3; k++) {
+        mu_inject(r, b, held[order[k]].enc, held[order[k]].len);
+    }
+    for (size_t k = 0; k < 3; k++) {
+        cr_assert(mu_wait_text(b, texts[k], 1), "%s never showed", texts[k]);
+    }
+    /* alice comes back and offers them again: the same bundles, nothing shown twice */
+    mu_cut("alice", "r", false);
+    cr_assert(mu_wait_outbox(a, "delivered", 3), "alice's receipts: %zu of 3",
+              mu_outbox_count(a, "delivered"));
+    gm_test_run_for(&mu.loop, 300);
+    for (size_t k = 0; k < 3; k++) {
+        cr_assert_eq(mu_inbox_count(b, texts[k]), 1);
+    }
+    cr_assert_eq(mu_inbox_count(b, NULL), 3);
+    sb = mu_stats(b);
+    cr_assert_eq(sb.sessions_accepted, 1, "one session, not one per first message");
+    cr_assert_eq(drops(&sb), 0);
+    mu_bundles_free(held, n);
+}
