@@ -791,6 +791,81 @@ void gm_mesh_free(gm_mesh_t *m)
     free(m);
 }
 
+/* The ids of held bundles to a group, collected first: the store's callback must not re-enter. */
+struct held_ids {
+    uint8_t (*ids)[GM_ID_LEN];
+    size_t n, cap;
+};
+
+static int collect_id(void *ctx, const gm_bundle_t *b, const uint8_t *data, size_t len)
+{
+    struct held_ids *h = ctx;
+
+    (void)data;
+    (void)len;
+    if (h->n == h->cap) {
+        size_t cap = h->cap != 0 ? 2 * h->cap : 64;
+        void *p = realloc(h->ids, cap * GM_ID_LEN);
+        if (p == NULL) {
+            return GM_ENOMEM;
+        }
+        h->ids = p;
+        h->cap = cap;
+    }
+    memcpy(h->ids[h->n++], b->id, GM_ID_LEN);
+    return 0;
+}
+
+struct bundle_copy {
+    uint8_t *data;
+    size_t len;
+};
+
+/* A copy of one stored bundle's bytes: the application may send (and reuse m->frame) meanwhile. */
+static int copy_bundle(void *ctx, const gm_bundle_t *b, const uint8_t *data, size_t len)
+{
+    struct bundle_copy *c = ctx;
+
+    (void)b;
+    c->data = malloc(len);
+    if (c->data == NULL) {
+        return GM_ENOMEM;
+    }
+    memcpy(c->data, data, len);
+    c->len = len;
+    return 0;
+}
+
+int gm_mesh_deliver_held(gm_mesh_t *m, const uint8_t group[GM_ID_LEN])
+{
+    gm_dest_t dst = {.kind = GM_DST_GROUP};
+    struct held_ids h = {0};
+    gm_store_state_t state;
+    int err;
+
+    memcpy(dst.id, group, GM_ID_LEN);
+    err = gm_store_each(m->store, &dst, 0, collect_id, &h);
+    for (size_t i = 0; err == 0 && i < h.n; i++) {
+        /* a group bundle held here but never handed over: it came before we joined */
+        struct bundle_copy c = {0};
+        gm_bundle_t b;
+        err = gm_store_lookup(m->store, h.ids[i], &state);
+        if (err != 0 || state != GM_STORE_HELD) {
+            continue;
+        }
+        err = gm_store_get(m->store, h.ids[i], copy_bundle, &c);
+        if (err == 0 && gm_wire_bundle_decode(c.data, c.len, m->cfg->max_bundle, &b) == 0) {
+            maybe_deliver(m, &b, c.data, c.len);
+        }
+        free(c.data);
+    }
+    free(h.ids);
+    if (err == 0 && h.n > 0) {
+        mark_dirty(m);
+    }
+    return err;
+}
+
 void gm_mesh_set_app(gm_mesh_t *m, const gm_mesh_app_t *app, void *ctx)
 {
     memset(&m->app, 0, sizeof m->app);

@@ -139,6 +139,13 @@ void gm_mesh_abort(gm_mesh_t *m);
 /* Commits the open store group now (durable on return 0). GM_EIO: the group is lost. */
 GM_MUST_CHECK int gm_mesh_commit(gm_mesh_t *m);
 
+/*
+ * Hands the application the held bundles to group it was never given (they
+ * came before it joined the group: gm_mesh_app_t.in_group said no then).
+ * Call it outside the mesh's hooks' receive (at turn end, say). GM_EIO, GM_ENOMEM.
+ */
+GM_MUST_CHECK int gm_mesh_deliver_held(gm_mesh_t *m, const uint8_t group[GM_ID_LEN]);
+
 /* The directory of verified announcements (certificates and prekeys). */
 const gm_router_t *gm_mesh_router(const gm_mesh_t *m);
 

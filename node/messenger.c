@@ -752,6 +752,9 @@ static void on_turn_end(void *ctx)
 {
     gm_messenger_t *g = ctx;
 
+    if (g->groups_joined) {
+        gm__msgr_groups_catch_up(g);
+    }
     if (g->receipts_waiting) {
         g->receipts_waiting = false;
         flush_receipts(g);
@@ -832,6 +835,7 @@ int gm_messenger_new(gm_node_t *node, gm_mesh_t *mesh, gm_messenger_t **out, gm_
         return err;
     }
     g->receipts_waiting = true; /* receipts left from before a restart */
+    g->groups_joined = true;    /* and group bundles a crash kept from being handed over */
     gm_mesh_set_app(mesh, &app, g);
     gm__msgr_control_register(g);
     *out = g;

@@ -587,6 +587,7 @@ int gm__msgr_on_group_state(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
         gm__msgr_log(g, GM_LOG_INFO, "messenger: removed from group %s", gs.name);
     } else {
         err = group_put(g, &gs, sgs->state, sgs->state_len, sgs->signature);
+        g->groups_joined |= !have_old; /* its messages may be here already */
         for (size_t i = 0; have_old && i < old.n_members; i++) {
             removed |= !is_member(&gs, old.members[i].node_id);
         }
@@ -848,6 +849,30 @@ int gm__msgr_send_group(gm_messenger_t *g, const uint8_t group[GM_ID_LEN], const
     free(body);
     gm_sk_wipe(&s);
     return err;
+}
+
+void gm__msgr_groups_catch_up(gm_messenger_t *g)
+{
+    uint8_t ids[GM_MSGR_MAX_GROUPS][GM_ID_LEN];
+    sqlite3_stmt *st = gm__msgr_q(g, MQ_GROUP_LIST);
+    size_t n = 0;
+
+    g->groups_joined = false;
+    if (st == NULL) {
+        return;
+    }
+    while (n < GM_MSGR_MAX_GROUPS && sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(st, 0) == GM_ID_LEN) {
+            memcpy(ids[n++], sqlite3_column_blob(st, 0), GM_ID_LEN);
+        }
+    }
+    sqlite3_reset(st);
+    for (size_t i = 0; i < n; i++) {
+        if (gm_mesh_deliver_held(g->mesh, ids[i]) != 0) {
+            g->groups_joined = true; /* the next turn tries again */
+            return;
+        }
+    }
 }
 
 /* Sender keys owed to members that had no prekey here before, and old pending messages. */

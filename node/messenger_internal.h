@@ -98,6 +98,7 @@ struct gm_messenger {
     gm_messenger_stats_t st;
     uint64_t t_housekeeping;
     bool receipts_waiting;
+    bool groups_joined; /* a group was joined: hand over what the mesh held for it */
 };
 
 /* A peer as the messenger knows it: from the directory or its contacts table. */
@@ -249,6 +250,8 @@ GM_MUST_CHECK int gm__msgr_on_group_state(gm_messenger_t *g, const uint8_t sende
                                           const gm_signed_group_state_t *s);
 /* Sends our sender keys still owed to members (those whose sessions could not start). */
 void gm__msgr_group_tick(gm_messenger_t *g);
+/* Asks the mesh for group bundles it held before this node joined their groups. */
+void gm__msgr_groups_catch_up(gm_messenger_t *g);
 
 /* ---- messenger_control.c ---- */
 void gm__msgr_control_register(gm_messenger_t *g);

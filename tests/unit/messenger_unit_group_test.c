@@ -196,14 +196,11 @@ Test(messenger, member_away_gets_keys_and_backlog_in_any_order)
  * takes every path, and anti-entropy pushes it at link up): a member that
  * gets a group message before it knows the group must still read it once
  * the state and the key come.
- *
- * Disabled: it fails today. The mesh asks the messenger's in_group hook once,
- * when the flood arrives; carol is not in "night" yet, so the bundle is held
- * and never handed to her messenger, and every later copy is a duplicate.
- * Enable it with the fix (held floods of a group delivered when the node
- * joins it, or floods of unknown groups kept in e2e_pending).
+ * The mesh asks the in_group hook once, when the flood arrives; carol is
+ * not in "night" yet, so the bundle is only held. When she joins, the
+ * messenger asks the mesh for what it held (gm_mesh_deliver_held).
  */
-Test(messenger, group_message_before_the_group_state_still_opens, .disabled = true)
+Test(messenger, group_message_before_the_group_state_still_opens)
 {
     struct night n;
     size_t n_uni, n_grp;

@@ -160,10 +160,12 @@ static size_t encode_envelope(const gm_envelope_t *env, uint8_t *out, size_t cap
 }
 
 /* A Broadcast of an alert, signed with keys (a wrong signature if keys is NULL). */
-static size_t broadcast(const gm_cert_t *cert, const gm_node_keys_t *keys, const char *text,
-                        uint8_t *out, size_t cap)
+/* A signed alert to everyone, sent at the receiver's now plus age_s (negative: in the past). */
+static size_t broadcast_at(const gm_cert_t *cert, const gm_node_keys_t *keys, const char *text,
+                           int64_t age_s, uint8_t *out, size_t cap)
 {
-    gm_content_t c = {.kind = GM_CONTENT_ALERT, .sent = 1700000000};
+    gm_content_t c = {.kind = GM_CONTENT_ALERT,
+                      .sent = (uint64_t)((int64_t)gm_node_wall(mu.nodes[hx.b]) + age_s)};
     gm_envelope_t env = {.kind = GM_ENVELOPE_BROADCAST};
     uint8_t content[512];
     size_t len;
@@ -182,6 +184,12 @@ static size_t broadcast(const gm_cert_t *cert, const gm_node_keys_t *keys, const
     env.broadcast.content = content;
     env.broadcast.content_len = len;
     return encode_envelope(&env, out, cap);
+}
+
+static size_t broadcast(const gm_cert_t *cert, const gm_node_keys_t *keys, const char *text,
+                        uint8_t *out, size_t cap)
+{
+    return broadcast_at(cert, keys, text, 0, out, cap);
 }
 
 /* A well-formed ratchet or group envelope whose ciphertext is noise. */
@@ -349,6 +357,11 @@ Test(messenger, forged_senders_are_counted_and_dropped)
     DROP("prekey message from an untrusted organisation", cert_m.body.node_id, &hx.to_b, hx.body,
          len, dropped_untrusted);
     gm_node_keys_wipe(&keys_m);
+    /* signed and genuine, but from before the longest bundle lifetime: an old SOS replayed */
+    len = broadcast_at(cert_r, keys_r, "old relay alert", -(int64_t)(GM_BUNDLE_LIFETIME_MAX + 3600),
+                       hx.body, sizeof hx.body);
+    DROP("a signed broadcast older than any bundle lifetime", mu_id(hx.r), &hx.to_all, hx.body,
+         len, dropped_replay);
 
     /* the same path delivers what is genuine: the relay's own signed alert */
     len = broadcast(cert_r, keys_r, "genuine relay alert", hx.body, sizeof hx.body);
