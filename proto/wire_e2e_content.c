@@ -246,7 +246,8 @@ static int body_in(const Gmwire__Content *m, gm_content_t *c)
         memcpy(c->group.signature, m->group->signature.data, GM_SIG_LEN);
         return 0;
     default:
-        return GM_EPROTO; /* no body, or only one this version does not know */
+        return 0; /* no body, or only one this version does not know: kind 0, which
+                     check_content() refuses */
     }
 }
 
@@ -342,9 +343,10 @@ static bool members_ok(const gm_group_state_t *g)
     return has_owner;
 }
 
+/* At most GM_E2E_GROUP_MEMBERS_MAX; at least one, the owner, is members_ok()'s to check. */
 static bool member_count_ok(size_t n)
 {
-    return n >= 1 && n <= GM_E2E_GROUP_MEMBERS_MAX;
+    return n <= GM_E2E_GROUP_MEMBERS_MAX;
 }
 
 /* Every check but the member count (the decoder's comes before it allocates) and the size. */
@@ -389,16 +391,14 @@ int gm_wire_group_state_encode(const gm_group_state_t *g, uint8_t *out, size_t c
     return 0;
 }
 
-/* Copies a string of at most cap - 1 bytes; false if it is longer. */
+/* Copies src into dst (cap bytes), cut to fit; false if it had to be cut. */
 static bool copy_string(char *dst, size_t cap, const char *src)
 {
-    size_t len = strlen(src);
+    size_t len = strnlen(src, cap - 1);
 
-    if (len >= cap) {
-        return false;
-    }
-    memcpy(dst, src, len + 1);
-    return true;
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+    return src[len] == '\0';
 }
 
 static int group_state_in(const Gmwire__GroupState *m, gm_group_state_t *g)
@@ -410,7 +410,7 @@ static int group_state_in(const Gmwire__GroupState *m, gm_group_state_t *g)
     memcpy(g->group_id, m->group_id.data, GM_ID_LEN);
     memcpy(g->owner, m->owner.data, GM_ID_LEN);
     g->version = m->version;
-    g->members = calloc(m->n_members, sizeof *g->members);
+    g->members = calloc(m->n_members + 1, sizeof *g->members); /* + 1: never calloc(0) */
     if (g->members == NULL) {
         return GM_ENOMEM;
     }

@@ -13,13 +13,14 @@ static bool string_ok(const char *s, size_t max)
     return s == NULL || strnlen(s, max + 1) <= max;
 }
 
+/* n names (none NULL: protobuf-c would read it), each a CALLSIGN@ORG at most. */
 static bool names_ok(const char *const *names, size_t n, size_t max_n)
 {
     if (n > max_n || (n > 0 && names == NULL)) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!string_ok(names[i], GM_MESSENGER_ADDR_MAX)) {
+        if (names[i] == NULL || !string_ok(names[i], GM_MESSENGER_ADDR_MAX)) {
             return false;
         }
     }
@@ -185,11 +186,10 @@ static bool list_ok(const void *list, size_t n)
     return n <= GM_MESSENGER_LIST_MAX && (n == 0 || list != NULL);
 }
 
-/* Every check but the total size, which needs the encoding. */
+/* Every check but the list sizes (the decoder's come before it allocates) and the total size. */
 static int check_response(const gm_messenger_response_t *r)
 {
-    bool ok = string_ok(r->message, GM_MESSENGER_MESSAGE_MAX) && list_ok(r->inbox, r->n_inbox) &&
-              list_ok(r->outbox, r->n_outbox) && list_ok(r->groups, r->n_groups);
+    bool ok = string_ok(r->message, GM_MESSENGER_MESSAGE_MAX);
 
     for (size_t i = 0; ok && i < r->n_inbox; i++) {
         ok = inbox_ok(&r->inbox[i]);
@@ -304,11 +304,12 @@ int gm_wire_messenger_response_encode(const gm_messenger_response_t *r, uint8_t 
                                       size_t *out_len)
 {
     response_store_t st = {NULL, NULL, NULL, NULL, NULL, NULL};
-    Gmwire__MessengerResponse m;
-    size_t size;
+    Gmwire__MessengerResponse m = GMWIRE__MESSENGER_RESPONSE__INIT;
+    size_t size = 0;
     int err = GM_ENOMEM;
 
-    if (check_response(r) != 0) {
+    if (!list_ok(r->inbox, r->n_inbox) || !list_ok(r->outbox, r->n_outbox) ||
+        !list_ok(r->groups, r->n_groups) || check_response(r) != 0) {
         return GM_EPROTO;
     }
     st.inbox = calloc(r->n_inbox + 1, sizeof *st.inbox);
@@ -321,8 +322,11 @@ int gm_wire_messenger_response_encode(const gm_messenger_response_t *r, uint8_t 
         st.groups != NULL && st.gp != NULL) {
         response_out(r, &st, &m);
         size = gmwire__messenger_response__get_packed_size(&m);
-        *out = size <= GM_MESSENGER_RESPONSE_MAX ? malloc(size + 1) : NULL;
-        err = size > GM_MESSENGER_RESPONSE_MAX ? GM_ELIMIT : *out == NULL ? GM_ENOMEM : 0;
+        err = size > GM_MESSENGER_RESPONSE_MAX ? GM_ELIMIT : 0;
+    }
+    if (err == 0) {
+        *out = malloc(size + 1);
+        err = *out == NULL ? GM_ENOMEM : 0;
     }
     if (err == 0) {
         *out_len = gmwire__messenger_response__pack(&m, *out);

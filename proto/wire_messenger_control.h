@@ -4,11 +4,12 @@
  *
  * Ownership is as in proto/wire_e2e.h: strings and the members lists are
  * pointers. To encode, the caller points them at its own memory (NULL
- * strings encode as "") and leaves owner NULL. After decoding they point
- * into the unpacked message that owner keeps alive, and a response's inbox,
- * outbox and groups arrays are malloc'd: gm_messenger_request_free() /
- * gm_messenger_response_free() release it all (free one copy of the struct,
- * once). Texts are plaintext: what the decoder allocated is wiped when freed.
+ * strings encode as "", but a members entry must not be NULL) and leaves
+ * owner NULL. After decoding they point into the unpacked message that owner
+ * keeps alive, and a response's inbox, outbox and groups arrays are
+ * malloc'd: gm_messenger_request_free() / gm_messenger_response_free()
+ * release it all (free one copy of the struct, once). Texts are plaintext:
+ * what the decoder allocated is wiped when freed.
  *
  * Decoders check every field: known op, kinds and alert kinds in range,
  * ids of exactly 16 bytes, string lengths, text well-formed UTF-8,
