@@ -143,7 +143,8 @@ static int session_save(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sessio
     size_t sealed_len;
     sqlite3_stmt *st;
     static const uint8_t none[GM_DR_KEY_LEN];
-    const uint8_t *dhr = s->dr.has_dhr ? s->dr.dhr : none;
+    /* zeros while nothing came on it: the peer's first reply will bring a key of its own */
+    const uint8_t *dhr = s->dr.has_ckr ? s->dr.dhr : none;
     int err = session_seal(g, peer, s->ek, &s->dr, &sealed, &sealed_len);
 
     if (err != 0) {
@@ -403,17 +404,42 @@ int gm__msgr_on_plaintext(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN], co
     return err;
 }
 
+/* Whether an archived session may be the message's: its chain, or awaiting a first reply. */
+static bool archived_may_match(sqlite3_stmt *st, const uint8_t dh[GM_DR_KEY_LEN])
+{
+    static const uint8_t none[GM_DR_KEY_LEN];
+    const void *dhr = sqlite3_column_blob(st, 5);
+
+    return sqlite3_column_bytes(st, 5) == GM_DR_KEY_LEN &&
+           (memcmp(dhr, dh, GM_DR_KEY_LEN) == 0 || memcmp(dhr, none, GM_DR_KEY_LEN) == 0);
+}
+
+static int session_promote(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sqlite3_int64 rowid)
+{
+    sqlite3_stmt *st = gm__msgr_q(g, MQ_SESSION_PROMOTE);
+
+    if (st != NULL) {
+        gm__msgr_bind_blob(st, 1, peer, GM_ID_LEN);
+        sqlite3_bind_int64(st, 2, rowid);
+    }
+    return gm__msgr_run(g, st);
+}
+
 /*
  * Tries the active session with the peer, and archived ones whose current
- * ratchet key the message names: a forged message (the source in a bundle
- * header is not authenticated) costs one trial, not one per archived session.
+ * ratchet key the message names (or that await a first reply): a forged
+ * message (the source in a bundle header is not authenticated) costs a trial
+ * or two, not one per archived session. An archived session on which the
+ * peer starts a new chain is the one it uses now: it becomes the active one,
+ * so that both ends settle on one session after crossing first messages.
  */
 static int on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const gm_ratchet_msg_t *rm)
 {
     sqlite3_stmt *st = gm__msgr_q(g, MQ_SESSION_EACH);
     session_t s = {0};
-    uint8_t *pt = NULL;
+    uint8_t *pt = NULL, dhr_before[GM_DR_KEY_LEN];
     size_t pt_len = 0;
+    bool promote = false;
     int err = GM_ENOENT, tried = 0;
 
     if (st == NULL) {
@@ -427,8 +453,7 @@ static int on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const gm_
         bool active = sqlite3_column_int(st, 4) != 0;
         int e = GM_ENOENT;
         if (sqlite3_column_bytes(st, 3) != GM_X3DH_KEY_LEN ||
-            (!active && (sqlite3_column_bytes(st, 5) != GM_DR_KEY_LEN ||
-                         memcmp(sqlite3_column_blob(st, 5), rm->header, GM_DR_KEY_LEN) != 0))) {
+            (!active && !archived_may_match(st, rm->header))) {
             continue;
         }
         memcpy(s.ek, sqlite3_column_blob(st, 3), GM_X3DH_KEY_LEN);
@@ -436,10 +461,14 @@ static int on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const gm_
                            (size_t)sqlite3_column_bytes(st, 1), &s.dr);
         if (e == 0) {
             tried++;
+            bool had_chain = s.dr.has_ckr;
+            memcpy(dhr_before, s.dr.dhr, sizeof dhr_before);
             e = decrypt_with(g, &s.dr, rm, &pt, &pt_len);
             if (e == 0) {
                 s.rowid = sqlite3_column_int64(st, 0);
                 s.prekey = false; /* the peer answered: plain ratchet messages from now */
+                promote = !active && (!had_chain || memcmp(dhr_before, s.dr.dhr,
+                                                           sizeof dhr_before) != 0);
             } else {
                 gm_dr_wipe(&s.dr);
             }
@@ -449,6 +478,7 @@ static int on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const gm_
     sqlite3_reset(st);
     if (err == 0) {
         err = session_save(g, src, &s, false);
+        err = err == 0 && promote ? session_promote(g, src, s.rowid) : err;
         err = err == 0 ? gm__msgr_on_plaintext(g, src, NULL, false, pt, pt_len) : err;
         sodium_memzero(pt, pt_len);
         free(pt);

@@ -97,6 +97,7 @@ static const char *const query_sql[MQ_COUNT] = {
     [MQ_SESSION_UPDATE] = "UPDATE e2e_session SET sealed = ?2, prekey = ?3, updated = ?4,"
                           " dhr = ?5 WHERE rowid = ?1",
     [MQ_SESSION_DEMOTE] = "UPDATE e2e_session SET active = 0 WHERE peer = ?1",
+    [MQ_SESSION_PROMOTE] = "UPDATE e2e_session SET active = (rowid = ?2) WHERE peer = ?1",
     [MQ_SESSION_TRIM] = "DELETE FROM e2e_session WHERE peer = ?1 AND active = 0 AND rowid NOT IN"
                         " (SELECT rowid FROM e2e_session WHERE peer = ?1 AND active = 0"
                         "  ORDER BY updated DESC LIMIT ?2)",
