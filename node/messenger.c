@@ -43,7 +43,11 @@ static const uint8_t *self_id(const gm_messenger_t *g)
     return gm_node_id(g->node);
 }
 
-/* ---- padding: power-of-two buckets from 64 bytes to 1 KiB, then whole KiBs ---- */
+/*
+ * ---- padding: power-of-two buckets from 64 bytes to 1 KiB, then steps of
+ * 256 bytes (short messages, whose kinds differ, hide among each other; a
+ * long text would waste up to a KiB on whole-KiB steps) ----
+ */
 
 static size_t pad_bucket(size_t len)
 {
@@ -52,7 +56,7 @@ static size_t pad_bucket(size_t len)
     while (b <= len && b < GM_MSGR_PAD_MAX) {
         b *= 2;
     }
-    return b > len ? b : (len / GM_MSGR_PAD_MAX + 1) * GM_MSGR_PAD_MAX;
+    return b > len ? b : (len / GM_MSGR_PAD_STEP + 1) * GM_MSGR_PAD_STEP;
 }
 
 int gm__msgr_pad(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)

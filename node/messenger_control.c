@@ -94,98 +94,136 @@ static void outbox_rec(const gm_messenger_request_t *req, const gm_content_t *c,
 
 /* ---- SEND ---- */
 
-static int send_to_group(gm_messenger_t *g, const gm_messenger_request_t *req, gm_content_t *c,
-                         answer_t *a, uint8_t bundle[GM_ID_LEN], uint8_t (**members)[GM_ID_LEN],
-                         size_t *n)
+/* Where a SEND goes, resolved once for all the messages it makes. */
+typedef struct {
+    enum { TO_PEER, TO_GROUP, TO_ALL } kind;
+    gm__msgr_peer_t peer;
+    uint8_t group[GM_ID_LEN];
+    uint8_t (*members)[GM_ID_LEN]; /* who receipts may come from */
+    size_t n_members;
+} dest_t;
+
+static int resolve_group(gm_messenger_t *g, const char *name, dest_t *d, answer_t *a)
 {
-    uint8_t id[GM_ID_LEN];
     gm_group_state_t gs;
-    int err = gm__msgr_group_by_name(g, req->group, id);
+    int err = gm__msgr_group_by_name(g, name, d->group);
 
     if (err != 0) {
-        refuse(a, err, "unknown group %s: see `guardmesh group list`", req->group);
+        refuse(a, err, "unknown group %s: see `guardmesh group list`", name);
         return err;
     }
-    if (gm__msgr_group_get(g, id, &gs, NULL, NULL) != 0) {
-        refuse(a, GM_EIO, "cannot read group %s", req->group);
+    if (gm__msgr_group_get(g, d->group, &gs, NULL, NULL) != 0) {
+        refuse(a, GM_EIO, "cannot read group %s", name);
         return GM_EIO;
     }
-    *members = calloc(gs.n_members, GM_ID_LEN);
-    for (size_t i = 0; *members != NULL && i < gs.n_members; i++) {
+    d->kind = TO_GROUP;
+    d->members = calloc(gs.n_members, GM_ID_LEN);
+    for (size_t i = 0; d->members != NULL && i < gs.n_members; i++) {
         if (memcmp(gs.members[i].node_id, gm_node_id(g->node), GM_ID_LEN) != 0) {
-            memcpy((*members)[(*n)++], gs.members[i].node_id, GM_ID_LEN);
+            memcpy(d->members[d->n_members++], gs.members[i].node_id, GM_ID_LEN);
         }
     }
     gm_group_state_free(&gs);
-    err = *members == NULL ? GM_ENOMEM : gm__msgr_send_group(g, id, c, priority_of(req), bundle);
-    if (err != 0) {
-        refuse(a, err, "cannot send to group %s: %s", req->group, gm_strerror(err));
+    if (d->members == NULL) {
+        refuse(a, GM_ENOMEM, "out of memory");
+        return GM_ENOMEM;
     }
-    return err;
+    return 0;
 }
 
-static void op_send(gm_messenger_t *g, const gm_messenger_request_t *req, answer_t *a)
+static int resolve_dest(gm_messenger_t *g, const gm_messenger_request_t *req, dest_t *d,
+                        answer_t *a)
 {
-    gm_content_t c;
-    gm__msgr_peer_t *peer = malloc(sizeof *peer);
-    gm__msgr_outbox_rec_t rec;
-    uint8_t bundle[GM_ID_LEN], (*members)[GM_ID_LEN] = NULL;
-    size_t n = 0;
     gm_why_t why;
     int err;
 
-    if (peer == NULL || build_content(g, req, &c) != 0) {
-        refuse(a, peer == NULL ? GM_ENOMEM : GM_EPROTO,
-               "nothing to send: a text of at most %d bytes, or a valid position, is needed",
-               GM_MESSENGER_TEXT_MAX);
-        free(peer);
-        return;
+    if (req->group != NULL && req->group[0] != 0) {
+        return resolve_group(g, req->group, d, a);
     }
-    err = gm_mesh_begin(g->mesh, NULL);
-    if (err == 0 && req->group != NULL && req->group[0] != 0) {
-        err = send_to_group(g, req, &c, a, bundle, &members, &n);
-    } else if (err == 0 && req->to != NULL && req->to[0] != 0) {
-        err = gm__msgr_resolve(g, req->to, peer, &why);
+    if (req->to != NULL && req->to[0] != 0) {
+        err = gm__msgr_resolve(g, req->to, &d->peer, &why);
+        d->kind = TO_PEER;
+        d->members = err == 0 ? malloc(GM_ID_LEN) : NULL;
+        if (err == 0 && d->members == NULL) {
+            err = GM_ENOMEM;
+            snprintf(why.msg, sizeof why.msg, "out of memory");
+        }
         if (err != 0) {
             refuse(a, err, "%s", why.msg);
-        } else {
-            members = malloc(GM_ID_LEN);
-            n = 1;
-            err = members == NULL ? GM_ENOMEM
-                                  : gm__msgr_send_1to1(g, peer, &c, priority_of(req), bundle);
-            if (members != NULL) {
-                memcpy(members[0], peer->cert.body.node_id, GM_ID_LEN);
-            }
-            if (err != 0) {
-                refuse(a, err, "cannot send to %s: %s", req->to, gm_strerror(err));
-            }
+            return err;
         }
-    } else if (err == 0 && req->kind == GM_MESSAGE_TEXT) {
-        err = GM_EPROTO;
-        refuse(a, err, "a text needs --to CALLSIGN@ORG or --group NAME");
-    } else if (err == 0) { /* an alert or a position to every certified node */
-        err = gm__msgr_send_broadcast(g, &c, priority_of(req), bundle);
-        if (err != 0) {
-            refuse(a, err, "cannot send to everyone: %s", gm_strerror(err));
-        }
+        memcpy(d->members[0], d->peer.cert.body.node_id, GM_ID_LEN);
+        d->n_members = 1;
+        return 0;
     }
-    if (err == 0) {
-        outbox_rec(req, &c, &rec);
-        err = gm__msgr_outbox_add(g, c.msg_id, bundle, (const uint8_t(*)[GM_ID_LEN])members, n,
-                                  &rec);
-        err = err == 0 ? gm_mesh_commit(g->mesh) : err;
-        if (err != 0) {
-            refuse(a, err, "the store failed: %s (nothing was queued)", gm_strerror(err));
-        }
+    if (req->kind == GM_MESSAGE_TEXT) {
+        refuse(a, GM_EPROTO, "a text needs --to CALLSIGN@ORG or --group NAME");
+        return GM_EPROTO;
+    }
+    d->kind = TO_ALL; /* an alert or a position to every certified node */
+    return 0;
+}
+
+/* One message: its content, its bundle, its outbox row (in the open store group). */
+static int send_one(gm_messenger_t *g, const gm_messenger_request_t *req, const dest_t *d,
+                    answer_t *a)
+{
+    gm__msgr_outbox_rec_t rec;
+    uint8_t bundle[GM_ID_LEN];
+    gm_content_t c;
+    int err = build_content(g, req, &c);
+
+    if (err != 0) {
+        refuse(a, err, "nothing to send: a text of at most %d bytes, or a valid position, is needed",
+               GM_MESSENGER_TEXT_MAX);
+        return err;
+    }
+    err = d->kind == TO_PEER    ? gm__msgr_send_1to1(g, &d->peer, &c, priority_of(req), bundle)
+          : d->kind == TO_GROUP ? gm__msgr_send_group(g, d->group, &c, priority_of(req), bundle)
+                                : gm__msgr_send_broadcast(g, &c, priority_of(req), bundle);
+    if (err != 0) {
+        refuse(a, err, "cannot send to %s: %s",
+               d->kind == TO_PEER ? req->to : d->kind == TO_GROUP ? req->group : "everyone",
+               gm_strerror(err));
+        return err;
+    }
+    outbox_rec(req, &c, &rec);
+    err = gm__msgr_outbox_add(g, c.msg_id, bundle, (const uint8_t(*)[GM_ID_LEN])d->members,
+                              d->n_members, &rec);
+    if (err != 0) {
+        refuse(a, err, "the store failed: %s (nothing was queued)", gm_strerror(err));
+        return err;
+    }
+    a->r.has_msg_id = true;
+    memcpy(a->r.msg_id, c.msg_id, GM_ID_LEN);
+    return 0;
+}
+
+/* SEND: count messages (1 unless asked for test traffic), durable before the answer. */
+static void op_send(gm_messenger_t *g, const gm_messenger_request_t *req, answer_t *a)
+{
+    dest_t *d = calloc(1, sizeof *d);
+    uint32_t count = req->count > 0 ? req->count : 1;
+    int err = d == NULL ? GM_ENOMEM : gm_mesh_begin(g->mesh, NULL);
+
+    if (err != 0) {
+        refuse(a, err, "cannot send: %s", gm_strerror(err));
+    }
+    err = err == 0 ? resolve_dest(g, req, d, a) : err;
+    for (uint32_t i = 0; err == 0 && i < count; i++) {
+        err = send_one(g, req, d, a);
+    }
+    if (err == 0 && (err = gm_mesh_commit(g->mesh)) != 0) {
+        refuse(a, err, "the store failed: %s (nothing was queued)", gm_strerror(err));
     }
     if (err != 0) {
+        a->r.has_msg_id = false;
         gm_mesh_abort(g->mesh);
-    } else {
-        a->r.has_msg_id = true;
-        memcpy(a->r.msg_id, c.msg_id, GM_ID_LEN);
     }
-    free(members);
-    free(peer);
+    if (d != NULL) {
+        free(d->members);
+    }
+    free(d);
 }
 
 /* ---- INBOX ---- */

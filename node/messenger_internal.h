@@ -22,7 +22,8 @@
 #define GM_MSGR_SK_ROTATE_MSGS 10000u          /* or after this many messages */
 #define GM_MSGR_MAX_GROUPS 256
 #define GM_MSGR_RECEIPT_BATCH 256
-#define GM_MSGR_PAD_MAX 1024                   /* power-of-two buckets up to here, then multiples */
+#define GM_MSGR_PAD_MAX 1024                   /* power-of-two buckets up to here, */
+#define GM_MSGR_PAD_STEP 256                   /* then multiples of this */
 #define GM_MSGR_BODY_MAX (60u * 1024u)         /* an envelope: fits a bundle */
 
 /* Cached statements, indexed by gm__msgr_query_t (messenger_db.c). */

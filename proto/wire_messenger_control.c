@@ -51,7 +51,7 @@ static int check_request(const gm_messenger_request_t *q)
               gm__wire_position_is_valid(q->lat, q->lon, q->accuracy) &&
               q->alert_kind <= GM_ALERT_NEED_ASSISTANCE &&
               names_ok(q->members, q->n_members, GM_MESSENGER_MEMBERS_MAX) &&
-              q->limit <= GM_MESSENGER_LIST_MAX;
+              q->limit <= GM_MESSENGER_LIST_MAX && q->count <= GM_MESSENGER_COUNT_MAX;
 
     return ok ? 0 : GM_EPROTO;
 }
@@ -74,6 +74,7 @@ static void request_out(const gm_messenger_request_t *q, Gmwire__MessengerReques
     m->n_members = q->n_members;
     m->members = (char **)q->members;
     m->limit = q->limit;
+    m->count = q->count;
 }
 
 size_t gm_wire_messenger_request_size(const gm_messenger_request_t *req)
@@ -131,6 +132,7 @@ int gm_wire_messenger_request_decode(const uint8_t *buf, size_t len, gm_messenge
                                  .members = (const char *const *)m->members,
                                  .n_members = m->n_members,
                                  .limit = m->limit,
+                                 .count = m->count,
                                  .owner = m};
     if (check_request(&q) != 0) {
         gmwire__messenger_request__free_unpacked(m, &wiping);

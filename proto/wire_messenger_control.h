@@ -35,6 +35,7 @@
 #define GM_MESSENGER_TEXT_MAX GM_E2E_TEXT_MAX
 #define GM_MESSENGER_MEMBERS_MAX GM_E2E_GROUP_MEMBERS_MAX
 #define GM_MESSENGER_LIST_MAX 10000   /* inbox, outbox and group entries; a request's limit */
+#define GM_MESSENGER_COUNT_MAX 100000 /* messages one SEND may make (test traffic) */
 #define GM_MESSENGER_MESSAGE_MAX 1024 /* a response's message */
 #define GM_MESSENGER_STATE_MAX 16     /* an outbox entry's state: "delivered", ... */
 #define GM_MESSENGER_PRIORITY_MAX 4   /* 0 the kind's default, 1 emergency .. 4 bulk */
@@ -74,6 +75,7 @@ typedef struct {
     const char *const *members; /* n_members (at most 256) CALLSIGN@ORG */
     size_t n_members;
     uint32_t limit; /* at most GM_MESSENGER_LIST_MAX */
+    uint32_t count; /* SEND: messages to make (0 means 1), at most GM_MESSENGER_COUNT_MAX */
     void *owner; /* the decoder's allocation the pointers borrow; NULL when built by the caller */
 } gm_messenger_request_t;
 

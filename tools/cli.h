@@ -31,6 +31,8 @@ int gm_cli_revocations(const char *dir, int argc, char **argv);
 /* send, alert, position, inbox, outbox, group (tools/msg_cmds.c); argv[0] is the command. */
 int gm_cli_messenger(const char *dir, int argc, char **argv);
 bool gm_cli_is_messenger_cmd(const char *cmd);
+/* debug send (argv[0] is "send"): test traffic through the messenger. */
+int gm_cli_debug_send(const char *dir, int argc, char **argv);
 
 /*
  * The mesh layer's counters for `status`: 0 with *out filled (release it with

@@ -39,6 +39,8 @@ static void usage(FILE *out)
                  "  --dir NODE_DIR debug inject --to NODE_ID_HEX|--all [--size N] [--count K]\n"
                  "                 [--priority emergency|urgent|normal|bulk] [--lifetime SECONDS]\n"
                  "                 [--json]          test traffic: K bundles of N random bytes\n"
+                 "  --dir NODE_DIR debug send (--to CALLSIGN@ORG | --group NAME) --count N TEXT\n"
+                 "                                   test traffic: N end-to-end messages\n"
                  "\n"
                  "'guardmesh ca COMMAND --help' and 'guardmesh --dir NODE_DIR COMMAND --help'\n"
                  "describe each one.\n");

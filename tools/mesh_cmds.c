@@ -305,8 +305,11 @@ int gm_cli_debug(const char *dir, int argc, char **argv)
         fputs(inject_usage, stdout);
         return GM_EXIT_OK;
     }
+    if (argc >= 2 && strcmp(argv[1], "send") == 0) {
+        return gm_cli_debug_send(dir, argc - 1, argv + 1);
+    }
     if (argc < 2 || strcmp(argv[1], "inject") != 0) {
-        fprintf(stderr, "guardmesh: debug: want 'debug inject' (see debug inject --help)\n");
+        fprintf(stderr, "guardmesh: debug: want 'debug inject' or 'debug send' (see their --help)\n");
         return GM_EXIT_USAGE;
     }
     rc = parse_inject(argc - 1, argv + 1, &o);

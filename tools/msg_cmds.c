@@ -34,6 +34,11 @@ static const char position_usage[] =
     "                 [--to CALLSIGN@ORG | --group NAME]\n"
     "Shares this node's position: with a node or group (encrypted), or with every\n"
     "certified node (signed) when neither is given.\n";
+static const char debug_send_usage[] =
+    "usage: guardmesh --dir NODE_DIR debug send (--to CALLSIGN@ORG | --group NAME)\n"
+    "                 --count N [--priority emergency|urgent|normal|bulk] TEXT\n"
+    "Test traffic: N text messages (at most 100000), each its own message, queued in\n"
+    "one store commit. For benchmarks; they show in the outbox like any other.\n";
 static const char inbox_usage[] =
     "usage: guardmesh --dir NODE_DIR inbox [--json] [--peek] [--wait SECONDS] [--limit N]\n"
     "Lists received messages, oldest first, and marks them read (read receipts go\n"
@@ -136,6 +141,13 @@ static int send_cmd(const char *dir, int argc, char **argv, gm_message_kind_t ki
                 acc = d;
             }
             i++;
+        } else if (strcmp(argv[i], "--count") == 0 && v != NULL && usage == debug_send_usage) {
+            char *end;
+            unsigned long n = strtoul(argv[++i], &end, 10);
+            if (*end != 0 || n < 1 || n > GM_MESSENGER_COUNT_MAX) {
+                return usage_error(usage, "--count takes 1 to 100000");
+            }
+            q.count = (uint32_t)n;
         } else if (strcmp(argv[i], "--kind") == 0 && v != NULL && kind == GM_MESSAGE_ALERT) {
             const char *k = argv[++i];
             q.alert_kind = strcmp(k, "sos") == 0             ? 1
@@ -175,7 +187,11 @@ static int send_cmd(const char *dir, int argc, char **argv, gm_message_kind_t ki
         return GM_EXIT_FAIL;
     }
     gm_hex_encode(hex, r.msg_id, GM_ID_LEN);
-    printf("queued %s\n", hex);
+    if (q.count > 1) {
+        printf("queued %u messages, the last %s\n", q.count, hex);
+    } else {
+        printf("queued %s\n", hex);
+    }
     gm_messenger_response_free(&r);
     return GM_EXIT_OK;
 }
@@ -478,6 +494,11 @@ static int group_cmd(const char *dir, int argc, char **argv)
                                                                                : "members removed");
     gm_messenger_response_free(&r);
     return GM_EXIT_OK;
+}
+
+int gm_cli_debug_send(const char *dir, int argc, char **argv)
+{
+    return send_cmd(dir, argc, argv, GM_MESSAGE_TEXT, debug_send_usage);
 }
 
 int gm_cli_messenger(const char *dir, int argc, char **argv)
