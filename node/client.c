@@ -129,37 +129,43 @@ int gm_client_request(const char *node_dir, const char *socket_path, gm_control_
     return gm_client_call(node_dir, socket_path, &req, GM_CLIENT_TIMEOUT_MS, out, why);
 }
 
+/*
+ * One request to a layer's extension (op) with an encoded argument: 0 with *r
+ * holding the layer's answer (release it with gm_control_response_free), or
+ * the call's error, or the node's refusal of the op (its code, *why its message).
+ */
+static int ask_layer(const char *node_dir, const char *socket_path, gm_control_op_t op,
+                     uint8_t *arg, size_t arg_len, gm_control_response_t *r, gm_why_t *why)
+{
+    gm_control_request_t creq = {.op = op, .arg = arg, .arg_len = arg_len};
+    int err = gm_client_call(node_dir, socket_path, &creq, GM_CLIENT_MESH_TIMEOUT_MS, r, why);
+
+    if (err == 0 && r->error != 0) {
+        err = r->error;
+        gm_why_set(why, "%s", r->message);
+        gm_control_response_free(r);
+    }
+    return err;
+}
+
 int gm_client_mesh(const char *node_dir, const char *socket_path, const gm_mesh_request_t *req,
                    gm_mesh_response_t *out, gm_why_t *why)
 {
-    gm_control_request_t creq = {.op = GM_OP_MESH};
     gm_control_response_t r;
     size_t len = gm_wire_mesh_request_size(req);
-    int err;
+    uint8_t *arg = malloc(len + 1);
+    int err = arg == NULL ? GM_ENOMEM : gm_wire_mesh_request_encode(req, arg, len, &len);
 
-    creq.arg = malloc(len + 1);
-    if (creq.arg == NULL) {
-        gm_why_set(why, "out of memory");
-        return GM_ENOMEM;
-    }
-    err = gm_wire_mesh_request_encode(req, creq.arg, len, &creq.arg_len);
     if (err != 0) {
         gm_why_set(why, "cannot encode the request: %s", gm_strerror(err));
-    } else {
-        err = gm_client_call(node_dir, socket_path, &creq, GM_CLIENT_MESH_TIMEOUT_MS, &r, why);
+    } else if ((err = ask_layer(node_dir, socket_path, GM_OP_MESH, arg, len, &r, why)) == 0) {
+        if (gm_wire_mesh_response_decode(r.answer, r.answer_len, out) != 0) {
+            err = GM_EPROTO;
+            gm_why_set(why, "the node sent a mesh answer this tool cannot read");
+        }
+        gm_control_response_free(&r);
     }
-    free(creq.arg);
-    if (err != 0) {
-        return err;
-    }
-    if (r.error != 0) {
-        err = r.error;
-        gm_why_set(why, "%s", r.message);
-    } else if (gm_wire_mesh_response_decode(r.answer, r.answer_len, out) != 0) {
-        err = GM_EPROTO;
-        gm_why_set(why, "the node sent a mesh answer this tool cannot read");
-    }
-    gm_control_response_free(&r);
+    free(arg);
     return err;
 }
 
@@ -167,33 +173,23 @@ int gm_client_messenger(const char *node_dir, const char *socket_path,
                         const gm_messenger_request_t *req, gm_messenger_response_t *out,
                         gm_why_t *why)
 {
-    gm_control_request_t creq = {.op = GM_OP_MESSENGER};
     gm_control_response_t r;
     size_t len = gm_wire_messenger_request_size(req);
-    int err;
+    uint8_t *arg = malloc(len + 1);
+    int err = arg == NULL ? GM_ENOMEM
+              : len == 0  ? GM_EPROTO /* a field out of bounds */
+                          : gm_wire_messenger_request_encode(req, arg, len, &len);
 
-    creq.arg = len > 0 ? malloc(len) : NULL;
-    if (creq.arg == NULL) {
-        gm_why_set(why, len > 0 ? "out of memory" : "the request is out of bounds");
-        return len > 0 ? GM_ENOMEM : GM_EPROTO;
-    }
-    err = gm_wire_messenger_request_encode(req, creq.arg, len, &creq.arg_len);
     if (err != 0) {
         gm_why_set(why, "cannot encode the request: %s", gm_strerror(err));
-    } else {
-        err = gm_client_call(node_dir, socket_path, &creq, GM_CLIENT_TIMEOUT_MS, &r, why);
+    } else if ((err = ask_layer(node_dir, socket_path, GM_OP_MESSENGER, arg, len, &r, why)) ==
+               0) {
+        if (gm_wire_messenger_response_decode(r.answer, r.answer_len, out) != 0) {
+            err = GM_EPROTO;
+            gm_why_set(why, "the node sent a messenger answer this tool cannot read");
+        }
+        gm_control_response_free(&r);
     }
-    free(creq.arg);
-    if (err != 0) {
-        return err;
-    }
-    if (r.error != 0) {
-        err = r.error;
-        gm_why_set(why, "%s", r.message);
-    } else if (gm_wire_messenger_response_decode(r.answer, r.answer_len, out) != 0) {
-        err = GM_EPROTO;
-        gm_why_set(why, "the node sent a messenger answer this tool cannot read");
-    }
-    gm_control_response_free(&r);
+    free(arg);
     return err;
 }

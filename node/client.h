@@ -8,7 +8,7 @@
 #include "proto/wire_messenger_control.h"
 
 #define GM_CLIENT_TIMEOUT_MS 5000
-#define GM_CLIENT_MESH_TIMEOUT_MS 60000 /* an INJECT of many bundles takes a while */
+#define GM_CLIENT_MESH_TIMEOUT_MS 60000 /* an INJECT or a debug SEND of many takes a while */
 
 /*
  * Sends one request to the node running in node_dir (its control.sock, or

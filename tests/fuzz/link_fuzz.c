@@ -299,7 +299,8 @@ static void fuzz_control(const uint8_t *body, size_t len)
     size_t req_len, e1_len, e2_len;
 
     if (gm_wire_control_request_decode(body, len, &q1) == 0) {
-        FUZZ_CHECK(q1.op == GM_OP_STATUS || q1.op == GM_OP_PEERS || q1.op == GM_OP_MESH);
+        FUZZ_CHECK(q1.op == GM_OP_STATUS || q1.op == GM_OP_PEERS || q1.op == GM_OP_MESH ||
+                   q1.op == GM_OP_MESSENGER);
         req = malloc(gm_wire_control_request_size(&q1) + 1);
         FUZZ_CHECK(req != NULL);
         FUZZ_CHECK(gm_wire_control_request_encode(&q1, req, gm_wire_control_request_size(&q1),

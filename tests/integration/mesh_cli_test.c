@@ -442,11 +442,13 @@ static pid_t start_plain_node(const char *dir)
             _exit(126);
         }
         gm_config_defaults(&c);
+        c.n_listen = 0; /* gm_config_set adds a listener: not the default 0.0.0.0:7300 too */
         uv_loop_init(&loop);
         env.loop = &loop;
         env.log = fopen("/dev/null", "w");
         if (gm_config_set(&c, "node", "listen", "127.0.0.1:0", &why) != 0 ||
             gm_node_new(&env, dir, &c, &n, &why) != 0 || gm_node_start(n, &why) != 0) {
+            fprintf(stderr, "plain node: %s\n", why.msg);
             _exit(1);
         }
         uv_run(&loop, UV_RUN_DEFAULT);
