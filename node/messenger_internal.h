@@ -203,6 +203,18 @@ GM_MUST_CHECK int gm__msgr_unpad(const uint8_t *in, size_t len, size_t *out_len)
 GM_MUST_CHECK int gm__msgr_queue_receipt(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
                                          const uint8_t msg_id[16], int kind);
 
+/* ---- messenger_session.c ---- */
+/* A ratchet message from src: tried on its sessions; drops are counted, not errors. */
+GM_MUST_CHECK int gm__msgr_on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN],
+                                      const gm_ratchet_msg_t *rm);
+/* A first message from src: starts a session (or continues the one it started). */
+GM_MUST_CHECK int gm__msgr_on_prekey(gm_messenger_t *g, const uint8_t src[GM_ID_LEN],
+                                     const gm_prekey_msg_t *pm);
+/* Encodes env and hands it to the mesh (messenger.c). */
+GM_MUST_CHECK int gm__msgr_send_envelope(gm_messenger_t *g, const gm_dest_t *dst,
+                                         gm_prio_t prio, const gm_envelope_t *env,
+                                         uint8_t bundle_id[GM_ID_LEN]);
+
 /* ---- messenger_content.c ---- */
 GM_MUST_CHECK int gm__msgr_inbox_open(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
                                       const uint8_t msg_id[GM_ID_LEN], const void *sealed,
@@ -254,6 +266,23 @@ GM_MUST_CHECK int gm__msgr_on_group_state(gm_messenger_t *g, const uint8_t sende
 void gm__msgr_group_tick(gm_messenger_t *g);
 /* Asks the mesh for group bundles it held before this node joined their groups. */
 void gm__msgr_groups_catch_up(gm_messenger_t *g);
+
+/* ---- messenger_senderkey.c ---- */
+bool gm__msgr_is_member(const gm_group_state_t *gs, const uint8_t id[GM_ID_LEN]);
+/* A fresh sender key of ours for group, replacing the old one (not sent). */
+GM_MUST_CHECK int gm__msgr_sk_rotate(gm_messenger_t *g, const uint8_t group[GM_ID_LEN]);
+/* A new sender key of ours for group, sent to every other member. */
+GM_MUST_CHECK int gm__msgr_sk_renew(gm_messenger_t *g, const uint8_t group[GM_ID_LEN]);
+/* Our key to member, if it is a member now: sent, or owed until its prekey is known. */
+GM_MUST_CHECK int gm__msgr_sk_send(gm_messenger_t *g, const uint8_t group[GM_ID_LEN],
+                                   const uint8_t member[GM_ID_LEN]);
+/* Sends sgs (if send_state) and our key (if send_key) to every member of gs but us. */
+GM_MUST_CHECK int gm__msgr_sk_distribute(gm_messenger_t *g, const gm_group_state_t *gs,
+                                         const gm_signed_group_state_t *sgs, bool send_state,
+                                         bool send_key);
+/* Opens what waited for a key from sender in group; what still has none stays. */
+GM_MUST_CHECK int gm__msgr_retry_pending(gm_messenger_t *g, const uint8_t group[GM_ID_LEN],
+                                         const uint8_t sender[GM_ID_LEN]);
 
 /* ---- messenger_control.c ---- */
 void gm__msgr_control_register(gm_messenger_t *g);
