@@ -271,3 +271,60 @@ Test(messenger, first_messages_out_of_order_each_show_once)
     cr_assert_eq(drops(&sb), 0);
     mu_bundles_free(held, n);
 }
+
+/* The id of node i's newest signed prekey. */
+static long newest_prekey(size_t i)
+{
+    sqlite3_stmt *st;
+    long id = -1;
+
+    cr_assert_eq(sqlite3_prepare_v2(gm_mesh_db(mu.meshes[i]), "SELECT MAX(id) FROM e2e_spk", -1,
+                                    &st, NULL),
+                 SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        id = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return id;
+}
+
+/*
+ * A week on (both clocks moved: a node refuses announcements from the
+ * future), each node makes a new signed prekey at its next housekeeping and
+ * keeps the old one; the session already running goes on, and a node that
+ * never talked to the other starts its session on the new prekey.
+ */
+Test(messenger, prekeys_rotate_weekly_and_running_sessions_go_on)
+{
+    size_t r, a, b, c;
+    const char *to_r[] = {"r", NULL};
+    size_t trio[3];
+
+    relay_pair(&r, &a, &b);
+    c = mu_node("carol", to_r); /* silent until bob has a new prekey */
+    mu_send(a, BOB, "before the rotation");
+    cr_assert(mu_wait_text(b, "before the rotation", 1));
+    cr_assert_eq(newest_prekey(a), 1);
+    cr_assert_eq(newest_prekey(b), 1);
+    for (size_t i = 0; i < mu.n; i++) {
+        mu.clock_offset[i] += 8u * 86400u;
+    }
+    /* housekeeping runs every 10 s of the node's monotonic clock */
+    gm_test_run_for(&mu.loop, 10500);
+    cr_assert_eq(newest_prekey(a), 2, "alice did not rotate her prekey");
+    cr_assert_eq(newest_prekey(b), 2, "bob did not rotate his prekey");
+    cr_assert_eq(mu_rows(b, "e2e_spk", "1"), 2, "bob wiped the old prekey too early");
+    trio[0] = a;
+    trio[1] = b;
+    trio[2] = c;
+    cr_assert(mu_wait_directory(trio, 3));
+
+    mu_send(a, BOB, "after the rotation");
+    cr_assert(mu_wait_text(b, "after the rotation", 1), "the running session broke");
+    mu_send(c, BOB, "carol's first");
+    cr_assert(mu_wait_text(b, "carol's first", 1), "a session on the new prekey failed");
+    cr_assert_eq(mu_rows(c, "e2e_session", "spk_id = 2"), 1,
+                 "carol's session is not on bob's new prekey");
+    gm_messenger_stats_t sb = mu_stats(b);
+    cr_assert_eq(drops(&sb), 0, "bob dropped messages");
+}
