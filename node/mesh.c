@@ -38,6 +38,17 @@ static void own_event(gm_mesh_t *m, const uint8_t id[GM_ID_LEN], gm_mesh_own_eve
     }
 }
 
+/* True while a bundle this node made waits for its group to be durable. */
+static bool own_pending(const gm_mesh_t *m, const uint8_t id[GM_ID_LEN])
+{
+    for (size_t i = 0; i < m->n_own; i++) {
+        if (memcmp(m->own[i].id, id, GM_ID_LEN) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Flooded: to every neighbour, held until its lifetime ends. */
 bool gm__mesh_is_flood(const gm_bundle_t *b)
 {
@@ -59,6 +70,9 @@ int gm__mesh_transmit(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t hop[GM_I
 
     if (!gm__mesh_can_go_on(b)) {
         return GM_ELIMIT; /* at its hop limit: it goes nowhere, ever */
+    }
+    if (is_self(m, b->src) && own_pending(m, b->id)) {
+        return GM_ESTATE; /* not durable yet: it leaves after its commit (send_own) */
     }
     next.hops = (uint8_t)(b->hops + 1);
     err = gm_wire_bundle_encode(&next, m->frame, GM_MESH_FRAME_MAX, &len);
@@ -201,6 +215,42 @@ static int queue_ack(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t 
     return 0;
 }
 
+static int queue_own(gm_mesh_t *m, const uint8_t id[GM_ID_LEN], uint64_t gen)
+{
+    if (m->n_own == m->cap_own) {
+        size_t cap = m->cap_own ? m->cap_own * 2 : 64;
+        struct gm_pending_ack *p = realloc(m->own, cap * sizeof *p);
+        if (p == NULL) {
+            return GM_ENOMEM;
+        }
+        m->own = p;
+        m->cap_own = cap;
+    }
+    memcpy(m->own[m->n_own].id, id, GM_ID_LEN);
+    m->own[m->n_own++].gen = gen;
+    return 0;
+}
+
+/* A copy of one stored bundle's bytes: the application may send (and reuse m->frame) meanwhile. */
+struct bundle_copy {
+    uint8_t *data;
+    size_t len;
+};
+
+static int copy_bundle(void *ctx, const gm_bundle_t *b, const uint8_t *data, size_t len)
+{
+    struct bundle_copy *c = ctx;
+
+    (void)b;
+    c->data = malloc(len);
+    if (c->data == NULL) {
+        return GM_ENOMEM;
+    }
+    memcpy(c->data, data, len);
+    c->len = len;
+    return 0;
+}
+
 static int queue_delivery(gm_mesh_t *m, const uint8_t *data, size_t len, uint64_t gen)
 {
     struct gm_pending_delivery *d = malloc(sizeof *d + len);
@@ -308,6 +358,13 @@ static void on_group_lost(void *ctx, uint64_t gen)
         }
     }
     m->n_acks = keep;
+    keep = 0;
+    for (size_t i = 0; i < m->n_own; i++) {
+        if (m->own[i].gen != gen) {
+            m->own[keep++] = m->own[i];
+        }
+    }
+    m->n_own = keep;
     while (*p != NULL) {
         if ((*p)->gen == gen) {
             struct gm_pending_delivery *d = *p;
@@ -318,6 +375,49 @@ static void on_group_lost(void *ctx, uint64_t gen)
         }
     }
     m->deliveries_tail = p;
+}
+
+static void mark_dirty(gm_mesh_t *m);
+
+/*
+ * This node's own bundles leave only once the group that made them is
+ * durable: a group that is rolled back takes the application's state with
+ * it (a ratchet's message keys), and what had left would then be made again
+ * under the same keys.
+ */
+static void send_own(gm_mesh_t *m)
+{
+    uint64_t durable = gm_store_durable_gen(m->store);
+    size_t keep = 0, n = m->n_own;
+    struct gm_pending_ack *own = m->own;
+
+    if (n == 0) {
+        return;
+    }
+    m->own = NULL; /* forwarding may make new own bundles (the application's events) */
+    m->n_own = m->cap_own = 0;
+    if (gm_store_begin(m->store, NULL) == 0) { /* what forwarding writes joins a new group */
+        mark_dirty(m);
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct bundle_copy c = {0};
+        gm_bundle_t b;
+        if (own[i].gen > durable) {
+            own[keep++] = own[i];
+            continue;
+        }
+        if (gm_store_get(m->store, own[i].id, copy_bundle, &c) == 0 &&
+            gm_wire_bundle_decode(c.data, c.len, m->cfg->max_bundle, &b) == 0) {
+            gm__mesh_forward(m, &b, NULL);
+        }
+        free(c.data);
+    }
+    for (size_t i = 0; i < keep; i++) {
+        if (queue_own(m, own[i].id, own[i].gen) != 0) {
+            m->rescan = true; /* out of memory: the next rescan sends it */
+        }
+    }
+    free(own);
 }
 
 /* Group commit, then what waited for it. */
@@ -335,6 +435,7 @@ static void commit(gm_mesh_t *m)
     }
     send_acks(m);
     run_deliveries(m);
+    send_own(m);
 }
 
 static void on_commit_timer(uv_timer_t *t)
@@ -696,7 +797,9 @@ int gm_mesh_send(gm_mesh_t *m, const gm_dest_t *dst, gm_prio_t prio, uint32_t li
     if (id_out != NULL) {
         memcpy(id_out, b.id, GM_ID_LEN);
     }
-    gm__mesh_forward(m, &b, NULL);
+    if (queue_own(m, b.id, gen) != 0) {
+        m->rescan = true; /* out of memory: a rescan after the commit sends it */
+    }
     return 0;
 }
 
@@ -772,6 +875,7 @@ void gm_mesh_free(gm_mesh_t *m)
     gm__mesh_route_free(m);
     gm_inflight_free(&m->inflight);
     free(m->acks);
+    free(m->own);
     free(m->waiting);
     free(m->frame);
     free(m->ack_ids);
@@ -816,25 +920,6 @@ static int collect_id(void *ctx, const gm_bundle_t *b, const uint8_t *data, size
     return 0;
 }
 
-struct bundle_copy {
-    uint8_t *data;
-    size_t len;
-};
-
-/* A copy of one stored bundle's bytes: the application may send (and reuse m->frame) meanwhile. */
-static int copy_bundle(void *ctx, const gm_bundle_t *b, const uint8_t *data, size_t len)
-{
-    struct bundle_copy *c = ctx;
-
-    (void)b;
-    c->data = malloc(len);
-    if (c->data == NULL) {
-        return GM_ENOMEM;
-    }
-    memcpy(c->data, data, len);
-    c->len = len;
-    return 0;
-}
 
 int gm_mesh_deliver_held(gm_mesh_t *m, const uint8_t group[GM_ID_LEN])
 {

@@ -48,6 +48,8 @@ struct gm_mesh {
     struct gm_pending_ack *acks;
     size_t n_acks, cap_acks;
     struct gm_pending_delivery *deliveries, **deliveries_tail;
+    struct gm_pending_ack *own; /* this node's new bundles: sent once their group is durable */
+    size_t n_own, cap_own;
     uint8_t (*ack_ids)[GM_ID_LEN]; /* GM_ACK_MAX_IDS of them */
     uv_timer_t commit_timer;
     bool timer_open, dirty, rescan, blocked, route_news, rescan_later;
@@ -71,8 +73,9 @@ bool gm__mesh_is_flood(const gm_bundle_t *b);
 bool gm__mesh_can_go_on(const gm_bundle_t *b);
 /*
  * Sends b to hop with one more hop taken: 0, UV_EAGAIN if the link's queue is
- * full (try again when it drains), or another error if it can never go
- * (its hop limit, no link).
+ * full (try again when it drains), GM_ESTATE for this node's own bundle whose
+ * group is not durable yet (it leaves after the commit), or another error if
+ * it can never go (its hop limit, no link).
  */
 int gm__mesh_transmit(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t hop[GM_ID_LEN]);
 void gm__mesh_forward(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *except);

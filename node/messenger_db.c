@@ -19,7 +19,7 @@
 #define SEAL_CTX "guardmesh/rest/1"
 #define STORE_KEY_INFO "guardmesh/store-key/1"
 #define NAME_KEY_INFO "guardmesh/name-key/1"
-#define MSGR_SCHEMA_VERSION 2
+#define MSGR_SCHEMA_VERSION 3
 
 static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS e2e_meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
@@ -36,8 +36,7 @@ static const char schema_sql[] =
     /* sessions: one active per peer, older ones kept for messages still in flight */
     "CREATE TABLE IF NOT EXISTS e2e_session (rowid INTEGER PRIMARY KEY, peer BLOB NOT NULL,"
     " active INTEGER NOT NULL, ek BLOB NOT NULL, spk_id INTEGER NOT NULL,"
-    " prekey INTEGER NOT NULL, updated INTEGER NOT NULL, sealed BLOB NOT NULL,"
-    " dhr BLOB NOT NULL);" /* the peer's current ratchet key: which session a message names */
+    " prekey INTEGER NOT NULL, updated INTEGER NOT NULL, sealed BLOB NOT NULL);"
     "CREATE INDEX IF NOT EXISTS e2e_session_peer ON e2e_session(peer, active DESC, updated DESC);"
     "CREATE TABLE IF NOT EXISTS e2e_inbox (seq INTEGER PRIMARY KEY, sender BLOB NOT NULL,"
     " msg_id BLOB NOT NULL, received INTEGER NOT NULL, read INTEGER NOT NULL,"
@@ -90,14 +89,13 @@ static const char *const query_sql[MQ_COUNT] = {
     [MQ_SESSION_ACTIVE] = "SELECT rowid, sealed, prekey, ek, spk_id FROM e2e_session"
                           " WHERE peer = ?1 AND active = 1",
     [MQ_SESSION_BY_EK] = "SELECT rowid, sealed, active FROM e2e_session WHERE peer = ?1 AND ek = ?2",
-    [MQ_SESSION_EACH] = "SELECT rowid, sealed, prekey, ek, active, dhr FROM e2e_session"
-                        " WHERE peer = ?1 ORDER BY active DESC, updated DESC",
+    [MQ_SESSION_EACH] = "SELECT rowid, sealed, prekey, ek, active FROM e2e_session"
+                        " WHERE peer = ?1 ORDER BY active DESC, updated DESC, rowid DESC",
     [MQ_SESSION_INSERT] = "INSERT INTO e2e_session(peer, active, ek, spk_id, prekey, updated,"
-                          " sealed, dhr) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    [MQ_SESSION_UPDATE] = "UPDATE e2e_session SET sealed = ?2, prekey = ?3, updated = ?4,"
-                          " dhr = ?5 WHERE rowid = ?1",
+                          " sealed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    [MQ_SESSION_UPDATE] = "UPDATE e2e_session SET sealed = ?2, prekey = ?3, updated = ?4"
+                          " WHERE rowid = ?1",
     [MQ_SESSION_DEMOTE] = "UPDATE e2e_session SET active = 0 WHERE peer = ?1",
-    [MQ_SESSION_PROMOTE] = "UPDATE e2e_session SET active = (rowid = ?2) WHERE peer = ?1",
     [MQ_SESSION_TRIM] = "DELETE FROM e2e_session WHERE peer = ?1 AND active = 0 AND rowid NOT IN"
                         " (SELECT rowid FROM e2e_session WHERE peer = ?1 AND active = 0"
                         "  ORDER BY updated DESC LIMIT ?2)",

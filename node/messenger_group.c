@@ -250,6 +250,13 @@ static int forget_group(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
     return err;
 }
 
+static bool name_free(gm_messenger_t *g, const char *name)
+{
+    uint8_t id[GM_ID_LEN];
+
+    return gm__msgr_group_by_name(g, name, id) == GM_ENOENT;
+}
+
 /*
  * A group this node has not seen: refused if its name is taken here (an
  * insider must not shadow a real talkgroup) or GM_MSGR_MAX_GROUPS are held.
@@ -257,7 +264,6 @@ static int forget_group(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
 static bool new_group_allowed(gm_messenger_t *g, const gm_group_state_t *gs)
 {
     sqlite3_stmt *st = gm__msgr_q(g, MQ_GROUP_COUNT);
-    uint8_t id[GM_ID_LEN];
     int64_t n = GM_MSGR_MAX_GROUPS;
 
     if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
@@ -266,7 +272,7 @@ static bool new_group_allowed(gm_messenger_t *g, const gm_group_state_t *gs)
     if (st != NULL) {
         sqlite3_reset(st);
     }
-    if (n >= GM_MSGR_MAX_GROUPS || gm__msgr_group_by_name(g, gs->name, id) == 0) {
+    if (n >= GM_MSGR_MAX_GROUPS || !name_free(g, gs->name)) {
         gm__msgr_log(g, GM_LOG_WARN, "messenger: group %s refused: %s", gs->name,
                      n >= GM_MSGR_MAX_GROUPS ? "too many groups" : "a group of that name exists");
         g->st.dropped_limit++;
@@ -308,6 +314,12 @@ int gm__msgr_on_group_state(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
     }
     if (have_old && (old.version >= gs.version || memcmp(old.owner, gs.owner, GM_ID_LEN) != 0)) {
         g->st.dropped_replay++; /* an older or a foreign state */
+        gm_group_state_free(&old);
+        gm_group_state_free(&gs);
+        return 0;
+    }
+    if (have_old && strcmp(old.name, gs.name) != 0 && !name_free(g, gs.name)) {
+        g->st.dropped_limit++; /* renamed onto another group's name: it would shadow it */
         gm_group_state_free(&old);
         gm_group_state_free(&gs);
         return 0;

@@ -14,6 +14,7 @@
 #define GM_MSGR_SPK_ROTATE_S (7u * 86400u)     /* a new signed prekey weekly */
 #define GM_MSGR_SPK_VALID_S (14u * 86400u)     /* senders may use one this long */
 #define GM_MSGR_MAX_ARCHIVED 40                /* old sessions per peer, for messages in flight */
+#define GM_MSGR_TRY_ARCHIVED 8                 /* of those, tried on a message (most recent first) */
 #define GM_MSGR_MAX_PENDING 4096               /* group messages waiting for a sender key */
 #define GM_MSGR_MAX_PEER_KEYS 5                /* sender key states kept per member and group */
 #define GM_MSGR_MAX_PENDING_FROM 256           /* of the pending ones, from one sender and group */
@@ -45,7 +46,6 @@ typedef enum {
     MQ_SESSION_INSERT,
     MQ_SESSION_UPDATE,
     MQ_SESSION_DEMOTE,
-    MQ_SESSION_PROMOTE,
     MQ_SESSION_TRIM,
     MQ_INBOX_ADD,
     MQ_INBOX_LIST,

@@ -237,6 +237,11 @@ int gm__msgr_sk_send(gm_messenger_t *g, const uint8_t group[GM_ID_LEN],
             gm__msgr_bind_blob(st, 2, member, GM_ID_LEN);
         }
         err = gm__msgr_run(g, st);
+    } else if (err != 0 && err != GM_EIO && err != GM_ENOMEM) {
+        /* this member only (revoked, expired, a bad prekey): it must not stop the others */
+        gm__msgr_log(g, GM_LOG_WARN, "messenger: no sender key to a member: %s",
+                     gm_strerror(err));
+        err = 0;
     }
     if (c != NULL) {
         sodium_memzero(c, sizeof *c);
@@ -266,10 +271,11 @@ int gm__msgr_sk_distribute(gm_messenger_t *g, const gm_group_state_t *gs,
             c->group = *sgs;
             err = gm__msgr_peer(g, id, p);
             err = err == 0 ? gm__msgr_send_1to1(g, p, c, GM_PRIO_URGENT, NULL) : err;
-            if (err == GM_ENOENT) {
-                gm__msgr_log(g, GM_LOG_WARN, "messenger: group %s: member %s@%s has no prekey "
-                             "here yet: it gets the group when the owner changes it next",
-                             gs->name, gs->members[i].callsign, gs->members[i].org);
+            if (err != 0 && err != GM_EIO && err != GM_ENOMEM) {
+                /* no prekey here yet, or its certificate lapsed: the others still get it */
+                gm__msgr_log(g, GM_LOG_WARN, "messenger: group %s: not sent to %s@%s (%s); "
+                             "it gets the group when the owner changes it next", gs->name,
+                             gs->members[i].callsign, gs->members[i].org, gm_strerror(err));
                 err = 0;
             }
         }
@@ -370,6 +376,9 @@ static int open_group_message(gm_messenger_t *g, const uint8_t src[GM_ID_LEN],
     if (!member) {
         g->st.dropped_not_member++;
         return 0;
+    }
+    if (!gm__msgr_sender_ok(g, src)) {
+        return 0; /* revoked or expired since it joined: counted as untrusted */
     }
     err = sk_peer_get(g, gm->group_id, src, gm->key_id, &s);
     if (err != 0) {

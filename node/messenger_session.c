@@ -89,9 +89,6 @@ static int session_save(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sessio
     uint8_t *sealed;
     size_t sealed_len;
     sqlite3_stmt *st;
-    static const uint8_t none[GM_DR_KEY_LEN];
-    /* zeros while nothing came on it: the peer's first reply will bring a key of its own */
-    const uint8_t *dhr = s->dr.has_ckr ? s->dr.dhr : none;
     int err = session_seal(g, peer, s->ek, &s->dr, &sealed, &sealed_len);
 
     if (err != 0) {
@@ -104,7 +101,6 @@ static int session_save(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sessio
             gm__msgr_bind_blob(st, 2, sealed, sealed_len);
             sqlite3_bind_int(st, 3, s->prekey);
             sqlite3_bind_int64(st, 4, (sqlite3_int64)wall(g));
-            gm__msgr_bind_blob(st, 5, dhr, GM_DR_KEY_LEN);
         }
         err = gm__msgr_run(g, st);
     } else {
@@ -124,7 +120,6 @@ static int session_save(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sessio
             sqlite3_bind_int(st, 5, s->prekey);
             sqlite3_bind_int64(st, 6, (sqlite3_int64)wall(g));
             gm__msgr_bind_blob(st, 7, sealed, sealed_len);
-            gm__msgr_bind_blob(st, 8, dhr, GM_DR_KEY_LEN);
             err = gm__msgr_run(g, st);
             s->rowid = err == 0 ? sqlite3_last_insert_rowid(g->db) : 0;
         } else if (err == 0) {
@@ -284,43 +279,21 @@ static int decrypt_with(gm_messenger_t *g, gm_dr_state_t *dr, const gm_ratchet_m
     return 0;
 }
 
-/* Decodes a decrypted, unpadded plaintext and handles it. */
-static bool archived_may_match(sqlite3_stmt *st, const uint8_t dh[GM_DR_KEY_LEN])
-{
-    static const uint8_t none[GM_DR_KEY_LEN];
-    const void *dhr = sqlite3_column_blob(st, 5);
-
-    return sqlite3_column_bytes(st, 5) == GM_DR_KEY_LEN &&
-           (memcmp(dhr, dh, GM_DR_KEY_LEN) == 0 || memcmp(dhr, none, GM_DR_KEY_LEN) == 0);
-}
-
-static int session_promote(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sqlite3_int64 rowid)
-{
-    sqlite3_stmt *st = gm__msgr_q(g, MQ_SESSION_PROMOTE);
-
-    if (st != NULL) {
-        gm__msgr_bind_blob(st, 1, peer, GM_ID_LEN);
-        sqlite3_bind_int64(st, 2, rowid);
-    }
-    return gm__msgr_run(g, st);
-}
-
 /*
- * Tries the active session with the peer, and archived ones whose current
- * ratchet key the message names (or that await a first reply): a forged
- * message (the source in a bundle header is not authenticated) costs a trial
- * or two, not one per archived session. An archived session on which the
- * peer starts a new chain is the one it uses now: it becomes the active one,
- * so that both ends settle on one session after crossing first messages.
+ * Tries the active session with the peer, then its most recently used
+ * archived ones (at most GM_MSGR_TRY_ARCHIVED: a forged message, whose
+ * source no relay can check, costs that many trials at most). Each side
+ * sends on its own active session; the other finds it among its archived
+ * ones, so crossing first messages lose nothing even before both ends use
+ * the same one.
  */
 int gm__msgr_on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const gm_ratchet_msg_t *rm)
 {
     sqlite3_stmt *st = gm__msgr_q(g, MQ_SESSION_EACH);
     session_t s = {0};
-    uint8_t *pt = NULL, dhr_before[GM_DR_KEY_LEN];
+    uint8_t *pt = NULL;
     size_t pt_len = 0;
-    bool promote = false;
-    int err = GM_ENOENT, tried = 0;
+    int err = GM_ENOENT, tried = 0, archived = 0;
 
     if (st == NULL) {
         return GM_EIO;
@@ -330,10 +303,11 @@ int gm__msgr_on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const g
     }
     gm__msgr_bind_blob(st, 1, src, GM_ID_LEN);
     while (err != 0 && err != GM_ENOMEM && sqlite3_step(st) == SQLITE_ROW) {
-        bool active = sqlite3_column_int(st, 4) != 0;
         int e = GM_ENOENT;
-        if (sqlite3_column_bytes(st, 3) != GM_X3DH_KEY_LEN ||
-            (!active && !archived_may_match(st, rm->header))) {
+        if (sqlite3_column_int(st, 4) == 0 && archived++ == GM_MSGR_TRY_ARCHIVED) {
+            break;
+        }
+        if (sqlite3_column_bytes(st, 3) != GM_X3DH_KEY_LEN) {
             continue;
         }
         memcpy(s.ek, sqlite3_column_blob(st, 3), GM_X3DH_KEY_LEN);
@@ -341,14 +315,10 @@ int gm__msgr_on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const g
                            (size_t)sqlite3_column_bytes(st, 1), &s.dr);
         if (e == 0) {
             tried++;
-            bool had_chain = s.dr.has_ckr;
-            memcpy(dhr_before, s.dr.dhr, sizeof dhr_before);
             e = decrypt_with(g, &s.dr, rm, &pt, &pt_len);
             if (e == 0) {
                 s.rowid = sqlite3_column_int64(st, 0);
                 s.prekey = false; /* the peer answered: plain ratchet messages from now */
-                promote = !active && (!had_chain || memcmp(dhr_before, s.dr.dhr,
-                                                           sizeof dhr_before) != 0);
             } else {
                 gm_dr_wipe(&s.dr);
             }
@@ -358,7 +328,6 @@ int gm__msgr_on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const g
     sqlite3_reset(st);
     if (err == 0) {
         err = session_save(g, src, &s, false);
-        err = err == 0 && promote ? session_promote(g, src, s.rowid) : err;
         err = err == 0 ? gm__msgr_on_plaintext(g, src, NULL, false, pt, pt_len) : err;
         sodium_memzero(pt, pt_len);
         free(pt);

@@ -434,3 +434,27 @@ Test(mesh, periodic_sync_delivers_what_the_first_one_missed)
     gm_mesh_stats(m.meshes[y], &after);
     cr_assert_gt(after.sync_filters_sent, before.sync_filters_sent);
 }
+
+/*
+ * A bundle this node made leaves only once its store group is durable: a
+ * group the application rolls back (gm_mesh_abort) never reaches anyone,
+ * so the application's state (a ratchet's message keys) and what is on the
+ * wire cannot part ways.
+ */
+Test(mesh, own_bundles_leave_only_after_their_commit)
+{
+    const char *to_a[] = {"a", NULL};
+    size_t a = node("a", NULL), b = node("b", to_a);
+
+    cr_assert(wait_route(a, b, 3000));
+    cr_assert_eq(gm_mesh_begin(m.meshes[a], NULL), 0);
+    send_to(a, b, GM_PRIO_EMERGENCY, 3);
+    gm_mesh_abort(m.meshes[a]);
+    gm_test_run_for(&m.loop, 500);
+    cr_assert_eq(m.delivered[b], 0, "a bundle of a rolled-back group reached its destination");
+    cr_assert_eq(held(a), 0, "the rolled-back bundles are still held");
+
+    send_to(a, b, GM_PRIO_EMERGENCY, 2);
+    cr_assert(wait_delivered(b, 2, 3000), "bundles of a committed group did not leave");
+    cr_assert_eq(m.delivered_twice[b], 0);
+}
