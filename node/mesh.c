@@ -483,26 +483,31 @@ static bool for_me(gm_mesh_t *m, const gm_bundle_t *b)
 }
 
 /* Delivers here if it is for us: marked in this group, handed over once durable. */
-static void maybe_deliver(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *data, size_t len)
+/*
+ * Delivers b here if it is for us: marked in this group, handed over once
+ * durable. Non-zero if the application or the store failed (the group was
+ * rolled back: the bundle is not delivered, it comes again).
+ */
+static int maybe_deliver(gm_mesh_t *m, const gm_bundle_t *b, const uint8_t *data, size_t len)
 {
     uint64_t gen;
+    int err;
 
     if (!for_me(m, b) || is_self(m, b->src)) {
-        return;
+        return 0;
     }
-    if (m->app.receive != NULL && m->app.receive(m->app_ctx, b) != 0) {
-        return; /* its writes join this store group; it failed, and aborted the group */
+    if (m->app.receive != NULL && (err = m->app.receive(m->app_ctx, b)) != 0) {
+        return err; /* its writes join this store group; it failed, and aborted the group */
     }
     /* a unicast bundle leaves the store; a flood stays held for later neighbours, and its
      * id is remembered as delivered even if it is evicted */
-    if ((b->dst.kind == GM_DST_NODE && !gm__mesh_is_flood(b)
-             ? gm_store_mark_delivered(m->store, b->id, &gen)
-             : gm_store_note_delivered(m->store, b->id, &gen)) != 0) {
-        return;
-    }
-    if (queue_delivery(m, data, len, gen) != 0) {
+    err = b->dst.kind == GM_DST_NODE && !gm__mesh_is_flood(b)
+              ? gm_store_mark_delivered(m->store, b->id, &gen)
+              : gm_store_note_delivered(m->store, b->id, &gen);
+    if (err == 0 && queue_delivery(m, data, len, gen) != 0) {
         gm_node_log(m->node, GM_LOG_ERROR, "mesh: out of memory delivering a bundle");
     }
+    return err;
 }
 
 /* Token bucket per id in table: rate per second, a second's worth at once. */
@@ -582,7 +587,7 @@ static void on_bundle(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t
     if (queue_ack(m, peer, b.id, gen) != 0) {
         gm_node_log(m->node, GM_LOG_WARN, "mesh: out of memory queueing a custody ack");
     }
-    maybe_deliver(m, &b, data, len);
+    (void)maybe_deliver(m, &b, data, len); /* a failure rolled back the ack too: it comes again */
     gm__mesh_forward(m, &b, peer);
 }
 
@@ -899,6 +904,7 @@ void gm_mesh_free(gm_mesh_t *m)
 struct held_ids {
     uint8_t (*ids)[GM_ID_LEN];
     size_t n, cap;
+    int err;
 };
 
 static int collect_id(void *ctx, const gm_bundle_t *b, const uint8_t *data, size_t len)
@@ -911,6 +917,7 @@ static int collect_id(void *ctx, const gm_bundle_t *b, const uint8_t *data, size
         size_t cap = h->cap != 0 ? 2 * h->cap : 64;
         void *p = realloc(h->ids, cap * GM_ID_LEN);
         if (p == NULL) {
+            h->err = GM_ENOMEM;
             return GM_ENOMEM;
         }
         h->ids = p;
@@ -930,6 +937,7 @@ int gm_mesh_deliver_held(gm_mesh_t *m, const uint8_t group[GM_ID_LEN])
 
     memcpy(dst.id, group, GM_ID_LEN);
     err = gm_store_each(m->store, &dst, 0, collect_id, &h);
+    err = err != 0 ? err : h.err; /* a callback that stops the walk is no error to the store */
     for (size_t i = 0; err == 0 && i < h.n; i++) {
         /* a group bundle held here but never handed over: it came before we joined */
         struct bundle_copy c = {0};
@@ -940,7 +948,7 @@ int gm_mesh_deliver_held(gm_mesh_t *m, const uint8_t group[GM_ID_LEN])
         }
         err = gm_store_get(m->store, h.ids[i], copy_bundle, &c);
         if (err == 0 && gm_wire_bundle_decode(c.data, c.len, m->cfg->max_bundle, &b) == 0) {
-            maybe_deliver(m, &b, c.data, c.len);
+            err = maybe_deliver(m, &b, c.data, c.len);
         }
         free(c.data);
     }

@@ -56,7 +56,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS e2e_receipt (peer BLOB NOT NULL, kind INTEGER NOT NULL,"
     " msg_id BLOB NOT NULL, PRIMARY KEY (peer, kind, msg_id)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS e2e_group (group_id BLOB PRIMARY KEY, name_mac BLOB NOT NULL,"
-    " version INTEGER NOT NULL, sealed BLOB NOT NULL) WITHOUT ROWID;"
+    " version INTEGER NOT NULL, owner BLOB NOT NULL, sealed BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS e2e_group_name ON e2e_group(name_mac);"
     "CREATE TABLE IF NOT EXISTS e2e_sk_own (group_id BLOB PRIMARY KEY, sealed BLOB NOT NULL,"
     " created INTEGER NOT NULL) WITHOUT ROWID;"
@@ -130,8 +130,8 @@ static const char *const query_sql[MQ_COUNT] = {
     [MQ_RECEIPT_PEERS] = "SELECT DISTINCT peer, kind FROM e2e_receipt LIMIT 64",
     [MQ_RECEIPT_TAKE] = "SELECT msg_id FROM e2e_receipt WHERE peer = ?1 AND kind = ?2 LIMIT ?3",
     [MQ_RECEIPT_DEL] = "DELETE FROM e2e_receipt WHERE peer = ?1 AND kind = ?2 AND msg_id = ?3",
-    [MQ_GROUP_PUT] = "INSERT OR REPLACE INTO e2e_group(group_id, name_mac, version, sealed)"
-                     " VALUES (?1, ?2, ?3, ?4)",
+    [MQ_GROUP_PUT] = "INSERT OR REPLACE INTO e2e_group(group_id, name_mac, version, sealed, owner)"
+                     " VALUES (?1, ?2, ?3, ?4, ?5)",
     [MQ_GROUP_GET] = "SELECT version, sealed FROM e2e_group WHERE group_id = ?1",
     [MQ_GROUP_BY_NAME] = "SELECT group_id FROM e2e_group WHERE name_mac = ?1",
     [MQ_GROUP_DEL] = "DELETE FROM e2e_group WHERE group_id = ?1",
@@ -153,6 +153,7 @@ static const char *const query_sql[MQ_COUNT] = {
     [MQ_TODO_DEL] = "DELETE FROM e2e_sk_todo WHERE group_id = ?1 AND member = ?2",
     [MQ_TODO_DEL_GROUP] = "DELETE FROM e2e_sk_todo WHERE group_id = ?1",
     [MQ_GROUP_COUNT] = "SELECT COUNT(*) FROM e2e_group",
+    [MQ_GROUP_COUNT_OWNER] = "SELECT COUNT(*) FROM e2e_group WHERE owner = ?2",
     [MQ_SKPEER_UNKNOWN] = "SELECT COUNT(*) FROM e2e_sk_peer WHERE sender = ?2"
                           " AND group_id NOT IN (SELECT group_id FROM e2e_group)",
     [MQ_PENDING_COUNT_FROM] = "SELECT COUNT(*) FROM e2e_pending WHERE group_id = ?1 AND sender = ?2",
@@ -194,6 +195,29 @@ int gm__msgr_run(gm_messenger_t *g, sqlite3_stmt *st)
         return GM_EIO;
     }
     return 0;
+}
+
+/* A COUNT(*) query with optional group (?1) and sender (?2) parameters; a large value if it fails. */
+int64_t gm__msgr_count_rows(gm_messenger_t *g, gm__msgr_query_t q, const uint8_t *group,
+                            const uint8_t *sender)
+{
+    sqlite3_stmt *st = gm__msgr_q(g, q);
+    int64_t n = INT64_MAX;
+
+    if (st == NULL) {
+        return n;
+    }
+    if (group != NULL) {
+        gm__msgr_bind_blob(st, 1, group, GM_ID_LEN);
+    }
+    if (sender != NULL) {
+        gm__msgr_bind_blob(st, 2, sender, GM_ID_LEN);
+    }
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    return n;
 }
 
 void gm__msgr_bind_blob(sqlite3_stmt *st, int col, const void *p, size_t len)

@@ -69,6 +69,7 @@ static int group_put(gm_messenger_t *g, const gm_group_state_t *gs, const uint8_
         gm__msgr_bind_blob(st, 2, mac, sizeof mac);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)gs->version);
         gm__msgr_bind_blob(st, 4, sealed, sealed_len);
+        gm__msgr_bind_blob(st, 5, gs->owner, GM_ID_LEN);
     }
     err = gm__msgr_run(g, st);
     free(sealed);
@@ -263,18 +264,18 @@ static bool name_free(gm_messenger_t *g, const char *name)
  */
 static bool new_group_allowed(gm_messenger_t *g, const gm_group_state_t *gs)
 {
-    sqlite3_stmt *st = gm__msgr_q(g, MQ_GROUP_COUNT);
-    int64_t n = GM_MSGR_MAX_GROUPS;
+    const char *why = NULL;
 
-    if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-        n = sqlite3_column_int64(st, 0);
+    if (gm__msgr_count_rows(g, MQ_GROUP_COUNT, NULL, NULL) >= GM_MSGR_MAX_GROUPS) {
+        why = "too many groups";
+    } else if (gm__msgr_count_rows(g, MQ_GROUP_COUNT_OWNER, NULL, gs->owner) >=
+               GM_MSGR_MAX_GROUPS_PER_OWNER) {
+        why = "too many groups from its owner";
+    } else if (!name_free(g, gs->name)) {
+        why = "a group of that name exists";
     }
-    if (st != NULL) {
-        sqlite3_reset(st);
-    }
-    if (n >= GM_MSGR_MAX_GROUPS || !name_free(g, gs->name)) {
-        gm__msgr_log(g, GM_LOG_WARN, "messenger: group %s refused: %s", gs->name,
-                     n >= GM_MSGR_MAX_GROUPS ? "too many groups" : "a group of that name exists");
+    if (why != NULL) {
+        gm__msgr_log(g, GM_LOG_WARN, "messenger: group %s refused: %s", gs->name, why);
         g->st.dropped_limit++;
         return false;
     }

@@ -17,11 +17,13 @@
 #define GM_MSGR_TRY_ARCHIVED 8                 /* of those, tried on a message (most recent first) */
 #define GM_MSGR_MAX_PENDING 4096               /* group messages waiting for a sender key */
 #define GM_MSGR_MAX_PEER_KEYS 5                /* sender key states kept per member and group */
-#define GM_MSGR_MAX_PENDING_FROM 256           /* of the pending ones, from one sender and group */
+#define GM_MSGR_MAX_PENDING_FROM 64            /* of the pending ones, from one sender and group */
+#define GM_MSGR_PENDING_S 86400u               /* how long one waits for its key at most */
 #define GM_MSGR_MAX_EARLY_KEYS 8               /* sender keys per sender for groups not seen yet */
 #define GM_MSGR_SK_ROTATE_S (7u * 86400u)      /* our sender keys are renewed at least weekly */
 #define GM_MSGR_SK_ROTATE_MSGS 10000u          /* or after this many messages */
 #define GM_MSGR_MAX_GROUPS 256
+#define GM_MSGR_MAX_GROUPS_PER_OWNER 32        /* groups another node can put this one in */
 #define GM_MSGR_RECEIPT_BATCH 256
 #define GM_MSGR_PAD_MAX 1024                   /* power-of-two buckets up to here, */
 #define GM_MSGR_PAD_STEP 256                   /* then multiples of this */
@@ -79,6 +81,7 @@ typedef enum {
     MQ_TODO_DEL,
     MQ_TODO_DEL_GROUP,
     MQ_GROUP_COUNT,
+    MQ_GROUP_COUNT_OWNER,
     MQ_SKPEER_UNKNOWN,
     MQ_PENDING_COUNT_FROM,
     MQ_SKOWN_OLD,
@@ -147,6 +150,9 @@ GM_MUST_CHECK int gm__msgr_open(const gm_messenger_t *g, const char *tag, const 
 /* A keyed hash of a name ("callsign@org", a group name) for indexed lookups. */
 void gm__msgr_name_mac(const gm_messenger_t *g, const char *name, uint8_t mac[16]);
 void gm__msgr_bind_blob(sqlite3_stmt *st, int col, const void *p, size_t len);
+/* A COUNT(*) query with optional ?1 (group) and ?2 (sender or owner); INT64_MAX if it fails. */
+int64_t gm__msgr_count_rows(gm_messenger_t *g, gm__msgr_query_t q, const uint8_t *group,
+                            const uint8_t *sender);
 
 /* ---- messenger_peer.c ---- */
 /* Remembers a peer's certificate (and prekey announcement, ann_len 0 for none). */
@@ -164,8 +170,12 @@ void gm__msgr_log(gm_messenger_t *g, int level, const char *fmt, ...)
 /* Finds a peer by node id: directory first, then contacts. GM_ENOENT. */
 GM_MUST_CHECK int gm__msgr_peer(gm_messenger_t *g, const uint8_t id[GM_ID_LEN],
                                 gm__msgr_peer_t *out);
-/* Whether id is a peer we accept messages from now (counted as untrusted if not). */
-bool gm__msgr_sender_ok(gm_messenger_t *g, const uint8_t id[GM_ID_LEN]);
+/*
+ * 0 if id is a peer we accept messages from now; GM_EAUTH if not (counted as
+ * untrusted: drop the message); GM_EIO or GM_ENOMEM if the store failed
+ * (roll back: the message comes again).
+ */
+GM_MUST_CHECK int gm__msgr_sender_check(gm_messenger_t *g, const uint8_t id[GM_ID_LEN]);
 /* "callsign@org" of a node id, or its hex id if unknown. */
 void gm__msgr_peer_name(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], char *out, size_t cap);
 /*

@@ -63,6 +63,8 @@ static int contact_ann(gm_messenger_t *g, const uint8_t id[GM_ID_LEN],
     return err;
 }
 
+static int contact_get(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msgr_peer_t *out);
+
 /* Contacts: node id -> sealed (certificate, prekey announcement). */
 int gm__msgr_contact_put(gm_messenger_t *g, const gm_cert_t *cert, const uint8_t *ann, size_t ann_len)
 {
@@ -70,8 +72,19 @@ int gm__msgr_contact_put(gm_messenger_t *g, const gm_cert_t *cert, const uint8_t
     uint8_t mac[16], *pt, *sealed, kept[GM_E2E_PREKEY_ANN_MAX];
     size_t pt_len, sealed_len;
     sqlite3_stmt *st;
+    gm__msgr_peer_t *known = malloc(sizeof *known);
+    bool older;
     int err;
 
+    if (known == NULL) {
+        return GM_ENOMEM;
+    }
+    older = contact_get(g, cert->body.node_id, known) == 0 &&
+            known->cert.body.not_before > cert->body.not_before;
+    free(known);
+    if (older) {
+        return 0; /* an old certificate (a replayed message's) never replaces a newer one */
+    }
     if (ann_len == 0 && contact_ann(g, cert->body.node_id, kept, &ann_len) == 0) {
         ann = kept; /* a message that carries no prekey does not forget the one we know */
     }
@@ -180,23 +193,27 @@ int gm__msgr_peer(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msgr_peer_
     return err;
 }
 
-bool gm__msgr_sender_ok(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
+int gm__msgr_sender_check(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
 {
     gm_router_node_t node;
     gm__msgr_peer_t *p;
-    bool ok;
+    int err;
 
     if (gm_router_lookup(gm_mesh_router(g->mesh), id, &node) == 0) {
-        return true; /* the directory holds only acceptable certificates: no more to check */
+        return 0; /* the directory holds only acceptable certificates: no more to check */
     }
     p = malloc(sizeof *p);
-    ok = p != NULL && contact_get(g, id, p) == 0 &&
-         gm_trust_check(gm_node_trust(g->node), &p->cert, wall(g), GM_ROLES_ALL) == GM_CERT_OK;
-    free(p);
-    if (!ok) {
-        g->st.dropped_untrusted++;
+    err = p == NULL ? GM_ENOMEM : contact_get(g, id, p);
+    if (err == 0 && gm_trust_check(gm_node_trust(g->node), &p->cert, wall(g), GM_ROLES_ALL) !=
+                        GM_CERT_OK) {
+        err = GM_EAUTH;
     }
-    return ok;
+    free(p);
+    if (err != 0 && err != GM_EIO && err != GM_ENOMEM) {
+        g->st.dropped_untrusted++;
+        err = GM_EAUTH;
+    }
+    return err;
 }
 
 void gm__msgr_peer_name(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], char *out, size_t cap)

@@ -16,28 +16,6 @@ static uint64_t wall(const gm_messenger_t *g)
     return gm_node_wall(g->node);
 }
 
-/* A COUNT(*) query with optional group (?1) and sender (?2) parameters; a large value if it fails. */
-static int64_t count_rows(gm_messenger_t *g, gm__msgr_query_t q, const uint8_t *group,
-                          const uint8_t *sender)
-{
-    sqlite3_stmt *st = gm__msgr_q(g, q);
-    int64_t n = INT64_MAX;
-
-    if (st == NULL) {
-        return n;
-    }
-    if (group != NULL) {
-        gm__msgr_bind_blob(st, 1, group, GM_ID_LEN);
-    }
-    if (sender != NULL) {
-        gm__msgr_bind_blob(st, 2, sender, GM_ID_LEN);
-    }
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        n = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    return n;
-}
 
 /* ---- sender keys ---- */
 
@@ -303,7 +281,7 @@ int gm__msgr_on_sender_key(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
             g->st.dropped_not_member++;
             return 0;
         }
-    } else if (count_rows(g, MQ_SKPEER_UNKNOWN, NULL, sender) >= GM_MSGR_MAX_EARLY_KEYS) {
+    } else if (gm__msgr_count_rows(g, MQ_SKPEER_UNKNOWN, NULL, sender) >= GM_MSGR_MAX_EARLY_KEYS) {
         g->st.dropped_limit++; /* keys for groups not seen yet: a few per sender */
         return 0;
     }
@@ -340,8 +318,8 @@ static int keep_pending(gm_messenger_t *g, const gm_bundle_t *b, const gm_group_
     sqlite3_stmt *st;
 
     /* per sender too: a forged source must not crowd out everyone's early messages */
-    if (count_rows(g, MQ_PENDING_COUNT, NULL, NULL) >= GM_MSGR_MAX_PENDING ||
-        count_rows(g, MQ_PENDING_COUNT_FROM, gm->group_id, b->src) >= GM_MSGR_MAX_PENDING_FROM) {
+    if (gm__msgr_count_rows(g, MQ_PENDING_COUNT, NULL, NULL) >= GM_MSGR_MAX_PENDING ||
+        gm__msgr_count_rows(g, MQ_PENDING_COUNT_FROM, gm->group_id, b->src) >= GM_MSGR_MAX_PENDING_FROM) {
         g->st.dropped_limit++;
         return 0;
     }
@@ -350,7 +328,9 @@ static int keep_pending(gm_messenger_t *g, const gm_bundle_t *b, const gm_group_
         gm__msgr_bind_blob(st, 1, gm->group_id, GM_ID_LEN);
         gm__msgr_bind_blob(st, 2, b->src, GM_ID_LEN);
         sqlite3_bind_int64(st, 3, gm->key_id);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)(b->created + b->lifetime));
+        /* the header's times are the sender's claim (a relay can write any): a day at most */
+        uint64_t until = b->created + b->lifetime, cap = wall(g) + GM_MSGR_PENDING_S;
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)(until < cap ? until : cap));
         gm__msgr_bind_blob(st, 5, b->body, b->body_len);
     }
     g->st.pending_group++;
@@ -377,8 +357,9 @@ static int open_group_message(gm_messenger_t *g, const uint8_t src[GM_ID_LEN],
         g->st.dropped_not_member++;
         return 0;
     }
-    if (!gm__msgr_sender_ok(g, src)) {
-        return 0; /* revoked or expired since it joined: counted as untrusted */
+    err = gm__msgr_sender_check(g, src);
+    if (err != 0) {
+        return err == GM_EAUTH ? 0 : err; /* revoked or expired since it joined: dropped */
     }
     err = sk_peer_get(g, gm->group_id, src, gm->key_id, &s);
     if (err != 0) {

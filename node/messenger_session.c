@@ -298,9 +298,11 @@ int gm__msgr_on_ratchet(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const g
     if (st == NULL) {
         return GM_EIO;
     }
-    if (!gm__msgr_sender_ok(g, src)) {
-        return 0;
+    err = gm__msgr_sender_check(g, src);
+    if (err != 0) {
+        return err == GM_EAUTH ? 0 : err;
     }
+    err = GM_ENOENT;
     gm__msgr_bind_blob(st, 1, src, GM_ID_LEN);
     while (err != 0 && err != GM_ENOMEM && sqlite3_step(st) == SQLITE_ROW) {
         int e = GM_ENOENT;
