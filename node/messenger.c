@@ -330,6 +330,7 @@ static void on_tick(void *ctx)
     }
     gm__msgr_group_tick(g);
     flush_receipts(g);
+    gm__msgr_prune(g);
 }
 
 static void on_counters(void *ctx, void (*fn)(void *fn_ctx, const char *name, uint64_t value),

@@ -321,3 +321,30 @@ int gm__msgr_on_content(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN], cons
     }
     return err;
 }
+
+/*
+ * Keeps the inbox and the outbox within GM_MSGR_KEEP_MESSAGES rows each: the
+ * oldest read (inbox) or finished (outbox) ones go, never an unread message.
+ * A peer that sends without end cannot fill the disk the custody store needs.
+ */
+void gm__msgr_prune(gm_messenger_t *g)
+{
+    static const gm__msgr_query_t prune[] = {MQ_INBOX_PRUNE, MQ_OUTBOX_PRUNE, MQ_RCPT_PRUNE};
+    int err = 0;
+
+    if (gm__msgr_count_rows(g, MQ_INBOX_COUNT, NULL, NULL) <= GM_MSGR_KEEP_MESSAGES &&
+        gm__msgr_count_rows(g, MQ_OUTBOX_COUNT, NULL, NULL) <= GM_MSGR_KEEP_MESSAGES) {
+        return;
+    }
+    err = gm_mesh_begin(g->mesh, NULL);
+    for (size_t i = 0; err == 0 && i < sizeof prune / sizeof prune[0]; i++) {
+        sqlite3_stmt *st = gm__msgr_q(g, prune[i]);
+        if (st != NULL && prune[i] != MQ_RCPT_PRUNE) {
+            sqlite3_bind_int64(st, 1, GM_MSGR_KEEP_MESSAGES);
+        }
+        err = gm__msgr_run(g, st);
+    }
+    if (err != 0) {
+        gm_mesh_abort(g->mesh);
+    }
+}

@@ -105,6 +105,14 @@ static const char *const query_sql[MQ_COUNT] = {
                       " WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM e2e_inbox) - ?1"
                       " ORDER BY seq",
     [MQ_INBOX_UNREAD] = "SELECT COUNT(*) FROM e2e_inbox WHERE read = 0",
+    [MQ_INBOX_COUNT] = "SELECT COUNT(*) FROM e2e_inbox",
+    [MQ_OUTBOX_COUNT] = "SELECT COUNT(*) FROM e2e_outbox",
+    [MQ_INBOX_PRUNE] = "DELETE FROM e2e_inbox WHERE read = 1 AND seq <= (SELECT MAX(seq) FROM"
+                       " e2e_inbox) - ?1",
+    [MQ_OUTBOX_PRUNE] = "DELETE FROM e2e_outbox WHERE (read > 0 OR expired > 0 OR"
+                        " delivered_count >= recipients) AND seq <= (SELECT MAX(seq) FROM"
+                        " e2e_outbox) - ?1",
+    [MQ_RCPT_PRUNE] = "DELETE FROM e2e_rcpt WHERE msg_id NOT IN (SELECT msg_id FROM e2e_outbox)",
     [MQ_INBOX_MARK_READ] = "UPDATE e2e_inbox SET read = 1 WHERE seq = ?1",
     [MQ_OUTBOX_ADD] = "INSERT INTO e2e_outbox(msg_id, bundle_id, recipients, queued, relayed,"
                       " delivered, read, expired, delivered_count, read_count, sealed)"

@@ -24,7 +24,7 @@
 #define GM_MSGR_SK_ROTATE_MSGS 10000u          /* or after this many messages */
 #define GM_MSGR_MAX_GROUPS 256
 #define GM_MSGR_MAX_GROUPS_PER_OWNER 32        /* groups another node can put this one in */
-#define GM_MSGR_RECEIPT_BATCH 256
+#define GM_MSGR_KEEP_MESSAGES 50000            /* inbox and outbox rows kept (unread ones always) */
 #define GM_MSGR_PAD_MAX 1024                   /* power-of-two buckets up to here, */
 #define GM_MSGR_PAD_STEP 256                   /* then multiples of this */
 #define GM_MSGR_BODY_MAX (60u * 1024u)         /* an envelope: fits a bundle */
@@ -53,6 +53,11 @@ typedef enum {
     MQ_INBOX_LIST,
     MQ_INBOX_UNREAD,
     MQ_INBOX_MARK_READ,
+    MQ_INBOX_COUNT,
+    MQ_OUTBOX_COUNT,
+    MQ_INBOX_PRUNE,
+    MQ_OUTBOX_PRUNE,
+    MQ_RCPT_PRUNE,
     MQ_OUTBOX_ADD,
     MQ_OUTBOX_BY_BUNDLE,
     MQ_OUTBOX_BY_MSG,
@@ -246,6 +251,9 @@ GM_MUST_CHECK int gm__msgr_outbox_open(const gm_messenger_t *g, const uint8_t ms
  */
 GM_MUST_CHECK int gm__msgr_outbox_event(gm_messenger_t *g, const uint8_t msg_id[GM_ID_LEN],
                                         const char *what, const uint8_t *member);
+
+/* Drops the oldest read inbox rows and finished outbox rows beyond GM_MSGR_KEEP_MESSAGES. */
+void gm__msgr_prune(gm_messenger_t *g);
 
 /* ---- messenger_group.c ---- */
 bool gm__msgr_in_group(void *ctx, const uint8_t group[GM_ID_LEN]);

@@ -11,6 +11,7 @@
 
 #include "crypto/x3dh.h"
 #include "node/identity.h"
+#include "node/messenger_internal.h"
 #include "tests/unit/messenger_unit_test.h"
 
 #define ALICE "alice@" MU_ORG
@@ -483,4 +484,33 @@ Test(messenger, refused_requests_say_why_and_queue_nothing)
     gm_mesh_stats(mu.meshes[b], &mb1);
     cr_assert_eq(ma1.originated, ma0.originated, "a refused request sent bundles");
     cr_assert_eq(mb1.originated, mb0.originated, "a refused request sent bundles");
+}
+
+/*
+ * A peer that sends without end cannot fill the disk the custody store needs:
+ * past 50,000 inbox rows the oldest read ones go at housekeeping; unread
+ * ones always stay.
+ */
+Test(messenger, inbox_keeps_unread_messages_and_prunes_the_oldest_read_ones)
+{
+    size_t a = mu_node("alice", NULL);
+    sqlite3 *db = gm_mesh_db(mu.meshes[a]);
+    static const char fill[] =
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < %d)"
+        " INSERT INTO e2e_inbox(sender, msg_id, received, read, sealed)"
+        " SELECT randomblob(16), randomblob(16), 0, %d, x'00' FROM n";
+    char sql[512];
+
+    cr_assert_eq(gm_mesh_begin(mu.meshes[a], NULL), 0);
+    snprintf(sql, sizeof sql, fill, 5, 0); /* the oldest: unread */
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    snprintf(sql, sizeof sql, fill, GM_MSGR_KEEP_MESSAGES + 100, 1);
+    cr_assert_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    cr_assert_eq(gm_mesh_commit(mu.meshes[a]), 0);
+    cr_assert_eq(mu_rows(a, "e2e_inbox", "1"), GM_MSGR_KEEP_MESSAGES + 105);
+
+    gm_test_run_for(&mu.loop, 10500); /* housekeeping runs every 10 s */
+    cr_assert_eq(mu_rows(a, "e2e_inbox", "read = 0"), 5, "unread messages were pruned");
+    cr_assert_eq(mu_rows(a, "e2e_inbox", "read = 1"), GM_MSGR_KEEP_MESSAGES,
+                 "the read messages beyond the limit are still there");
 }
