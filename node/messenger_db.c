@@ -58,6 +58,9 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS e2e_group (group_id BLOB PRIMARY KEY, name_mac BLOB NOT NULL,"
     " version INTEGER NOT NULL, owner BLOB NOT NULL, sealed BLOB NOT NULL) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS e2e_group_name ON e2e_group(name_mac);"
+    /* groups this node was removed from, and at which version: older states are stale */
+    "CREATE TABLE IF NOT EXISTS e2e_group_gone (group_id BLOB PRIMARY KEY,"
+    " version INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS e2e_sk_own (group_id BLOB PRIMARY KEY, sealed BLOB NOT NULL,"
     " created INTEGER NOT NULL) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS e2e_sk_peer (group_id BLOB NOT NULL, sender BLOB NOT NULL,"
@@ -161,6 +164,8 @@ static const char *const query_sql[MQ_COUNT] = {
     [MQ_TODO_DEL] = "DELETE FROM e2e_sk_todo WHERE group_id = ?1 AND member = ?2",
     [MQ_TODO_DEL_GROUP] = "DELETE FROM e2e_sk_todo WHERE group_id = ?1",
     [MQ_GROUP_COUNT] = "SELECT COUNT(*) FROM e2e_group",
+    [MQ_GONE_PUT] = "INSERT OR REPLACE INTO e2e_group_gone(group_id, version) VALUES (?1, ?2)",
+    [MQ_GONE_GET] = "SELECT version FROM e2e_group_gone WHERE group_id = ?1",
     [MQ_GROUP_COUNT_OWNER] = "SELECT COUNT(*) FROM e2e_group WHERE owner = ?2",
     [MQ_SKPEER_UNKNOWN] = "SELECT COUNT(*) FROM e2e_sk_peer WHERE sender = ?2"
                           " AND group_id NOT IN (SELECT group_id FROM e2e_group)",

@@ -235,20 +235,39 @@ static int key_to_new_members(gm_messenger_t *g, const gm_group_state_t *gs,
     return err;
 }
 
-static int forget_group(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
+/* Removed from the group at version: its keys go, and the version stays (a tombstone). */
+static int forget_group(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], uint64_t version)
 {
     static const gm__msgr_query_t del[] = {MQ_GROUP_DEL, MQ_SKOWN_DEL, MQ_SKPEER_DEL_GROUP,
-                                           MQ_TODO_DEL_GROUP};
+                                           MQ_TODO_DEL_GROUP, MQ_GONE_PUT};
     int err = 0;
 
     for (size_t i = 0; err == 0 && i < sizeof del / sizeof del[0]; i++) {
         sqlite3_stmt *st = gm__msgr_q(g, del[i]);
         if (st != NULL) {
             gm__msgr_bind_blob(st, 1, id, GM_ID_LEN);
+            if (del[i] == MQ_GONE_PUT) {
+                sqlite3_bind_int64(st, 2, (sqlite3_int64)version);
+            }
         }
         err = gm__msgr_run(g, st);
     }
     return err;
+}
+
+/* True if this node was removed from id at version or later: an older state is stale. */
+static bool removed_since(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], uint64_t version)
+{
+    sqlite3_stmt *st = gm__msgr_q(g, MQ_GONE_GET);
+    bool stale = false;
+
+    if (st != NULL) {
+        gm__msgr_bind_blob(st, 1, id, GM_ID_LEN);
+        stale = sqlite3_step(st) == SQLITE_ROW &&
+                (uint64_t)sqlite3_column_int64(st, 0) >= version;
+        sqlite3_reset(st);
+    }
+    return stale;
 }
 
 static bool name_free(gm_messenger_t *g, const char *name)
@@ -309,6 +328,11 @@ int gm__msgr_on_group_state(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
         return 0;
     }
     have_old = gm__msgr_group_get(g, gs.group_id, &old, NULL, NULL) == 0;
+    if (!have_old && removed_since(g, gs.group_id, gs.version)) {
+        g->st.dropped_replay++; /* a delayed state from before our removal */
+        gm_group_state_free(&gs);
+        return 0;
+    }
     if (!have_old && !new_group_allowed(g, &gs)) {
         gm_group_state_free(&gs);
         return 0;
@@ -327,7 +351,8 @@ int gm__msgr_on_group_state(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
     }
     g->st.group_updates++;
     if (!gm__msgr_is_member(&gs, gm_node_id(g->node))) {
-        err = have_old ? forget_group(g, gs.group_id) : 0;
+        /* even if we never had it: an older state that comes later must not add us */
+        err = forget_group(g, gs.group_id, gs.version);
         gm__msgr_log(g, GM_LOG_INFO, "messenger: removed from group %s", gs.name);
     } else {
         err = group_put(g, &gs, sgs->state, sgs->state_len, sgs->signature);

@@ -227,3 +227,35 @@ Test(messenger, group_message_before_the_group_state_still_opens)
     mu_bundles_free(uni, n_uni);
     mu_bundles_free(grp, n_grp);
 }
+
+/*
+ * carol, removed from "night" while away, keeps the version she was removed
+ * at: the state that added her, handed on after the one that removed her
+ * (relays reorder), does not put the group back.
+ */
+Test(messenger, a_removed_member_does_not_take_an_older_state_again)
+{
+    struct night n;
+    mu_bundle_t uni[8];
+    size_t n_uni;
+    struct group_wait w;
+    uint64_t replays;
+    const char *gone[] = {CAROL, NULL};
+
+    night_without_carol(&n);
+    mu_group(n.a, GM_MESSENGER_OP_GROUP_REMOVE, "night", gone);
+    n_uni = mu_held(n.a, &n.to_c, uni, 8); /* oldest first: the state that adds her first */
+    cr_assert_geq(n_uni, 2);
+    w = (struct group_wait){n.c, "night"};
+    mu_inject(n.h, n.c, uni[n_uni - 1].enc, uni[n_uni - 1].len); /* the removal, first */
+    gm_test_run_for(&mu.loop, 500);
+    cr_assert_not(knows_group(&w));
+    cr_assert_eq(mu_rows(n.c, "e2e_group_gone", "1"), 1, "no tombstone for the removal");
+
+    replays = mu_stats(n.c).dropped_replay;
+    mu_inject(n.h, n.c, uni[0].enc, uni[0].len); /* the older state that added her */
+    gm_test_run_for(&mu.loop, 500);
+    cr_assert_not(knows_group(&w), "an older state put the group back");
+    cr_assert_eq(mu_stats(n.c).dropped_replay, replays + 1, "the stale state was not counted");
+    mu_bundles_free(uni, n_uni);
+}
