@@ -313,9 +313,40 @@ static int mark_read(gm_messenger_t *g, const sqlite3_int64 *seqs, uint8_t (*sen
     return err;
 }
 
+/*
+ * The oldest seq of the newest messages that fit one answer: at most *limit
+ * of them (lowered to how many there are) and about half the largest answer
+ * in bytes, so long texts never make the inbox unlistable.
+ */
+static sqlite3_int64 inbox_window(gm_messenger_t *g, uint32_t *limit)
+{
+    sqlite3_stmt *st = gm__msgr_q(g, MQ_INBOX_WINDOW);
+    sqlite3_int64 first = INT64_MAX;
+    size_t bytes = 0;
+    uint32_t n = 0;
+
+    if (st == NULL) {
+        *limit = 0;
+        return first;
+    }
+    sqlite3_bind_int64(st, 1, *limit);
+    while (n < *limit && sqlite3_step(st) == SQLITE_ROW) {
+        bytes += (size_t)sqlite3_column_int64(st, 1) + 256; /* names, times, field tags */
+        if (n > 0 && bytes > GM_MESSENGER_RESPONSE_MAX / 2) {
+            break;
+        }
+        first = sqlite3_column_int64(st, 0);
+        n++;
+    }
+    sqlite3_reset(st);
+    *limit = n;
+    return first;
+}
+
 static void op_inbox(gm_messenger_t *g, const gm_messenger_request_t *req, answer_t *a)
 {
     uint32_t limit = req->limit > 0 ? req->limit : 1000;
+    sqlite3_int64 first;
     sqlite3_stmt *st;
     inbox_strings_t *strs;
     sqlite3_int64 *seqs;
@@ -328,15 +359,17 @@ static void op_inbox(gm_messenger_t *g, const gm_messenger_request_t *req, answe
     }
     a->r.unread = unread_count(g);
     limit = limit > GM_MESSENGER_LIST_MAX ? GM_MESSENGER_LIST_MAX : limit;
-    a->r.inbox = calloc(limit, sizeof *a->r.inbox);
-    strs = calloc(limit, sizeof *strs);
-    seqs = calloc(limit, sizeof *seqs);
-    senders = calloc(limit, GM_ID_LEN);
+    first = inbox_window(g, &limit);
+    a->r.inbox = calloc(limit + 1, sizeof *a->r.inbox);
+    strs = calloc(limit + 1, sizeof *strs);
+    seqs = calloc(limit + 1, sizeof *seqs);
+    senders = calloc(limit + 1, GM_ID_LEN);
     st = gm__msgr_q(g, MQ_INBOX_LIST);
     if (a->r.inbox == NULL || strs == NULL || seqs == NULL || senders == NULL || st == NULL) {
         refuse(a, GM_ENOMEM, "out of memory listing the inbox");
     } else {
-        sqlite3_bind_int64(st, 1, limit);
+        sqlite3_bind_int64(st, 1, first);
+        sqlite3_bind_int64(st, 2, limit);
         while (n < limit && sqlite3_step(st) == SQLITE_ROW) {
             gm__msgr_inbox_rec_t rec;
             if (sqlite3_column_bytes(st, 1) != GM_ID_LEN || sqlite3_column_bytes(st, 2) != GM_ID_LEN ||

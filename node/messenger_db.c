@@ -105,8 +105,8 @@ static const char *const query_sql[MQ_COUNT] = {
     [MQ_INBOX_ADD] = "INSERT OR IGNORE INTO e2e_inbox(sender, msg_id, received, read, sealed)"
                      " VALUES (?1, ?2, ?3, 0, ?4)",
     [MQ_INBOX_LIST] = "SELECT seq, sender, msg_id, received, read, sealed FROM e2e_inbox"
-                      " WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM e2e_inbox) - ?1"
-                      " ORDER BY seq",
+                      " WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+    [MQ_INBOX_WINDOW] = "SELECT seq, length(sealed) FROM e2e_inbox ORDER BY seq DESC LIMIT ?1",
     [MQ_INBOX_UNREAD] = "SELECT COUNT(*) FROM e2e_inbox WHERE read = 0",
     [MQ_INBOX_COUNT] = "SELECT COUNT(*) FROM e2e_inbox",
     [MQ_OUTBOX_COUNT] = "SELECT COUNT(*) FROM e2e_outbox",

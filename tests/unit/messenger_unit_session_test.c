@@ -328,3 +328,46 @@ Test(messenger, prekeys_rotate_weekly_and_running_sessions_go_on)
     gm_messenger_stats_t sb = mu_stats(b);
     cr_assert_eq(drops(&sb), 0, "bob dropped messages");
 }
+
+static bool inbox_has_at_least(void *ctx)
+{
+    const size_t *w = ctx;
+
+    return mu_stats(w[0]).inbox_added >= w[1];
+}
+
+/*
+ * More long texts than one control answer holds: `inbox` still answers,
+ * with the newest messages that fit, the newest of all among them.
+ */
+Test(messenger, an_inbox_of_long_texts_lists_the_newest_that_fit)
+{
+    size_t r, a, b, wait[2];
+    char *text = malloc(GM_E2E_TEXT_MAX + 1);
+    gm_messenger_request_t req = {.op = GM_MESSENGER_OP_SEND, .to = BOB,
+                                  .kind = GM_MESSAGE_TEXT, .count = 1200};
+    gm_messenger_response_t resp;
+
+    cr_assert_not_null(text);
+    memset(text, 'x', GM_E2E_TEXT_MAX);
+    text[GM_E2E_TEXT_MAX] = 0;
+    req.text = text;
+    relay_pair(&r, &a, &b);
+    mu_call(a, &req, &resp); /* 1,200 texts of 4 KiB: about 5 MB, beyond one answer */
+    cr_assert_eq(resp.error, 0, "%s", resp.message);
+    gm_messenger_response_free(&resp);
+    mu_send(a, BOB, "the newest");
+    wait[0] = b;
+    wait[1] = 1201;
+    cr_assert(gm_test_run_until(&mu.loop, inbox_has_at_least, wait, 60000),
+              "bob has %llu of the 1,201 messages", (unsigned long long)mu_stats(b).inbox_added);
+
+    req = (gm_messenger_request_t){.op = GM_MESSENGER_OP_INBOX, .peek = true, .limit = 10000};
+    mu_call(b, &req, &resp);
+    cr_assert_eq(resp.error, 0, "the inbox did not list: %s", resp.message);
+    cr_assert_gt(resp.n_inbox, 100);
+    cr_assert_lt(resp.n_inbox, 1201, "all 1,201 fit in one answer: the test proves nothing");
+    cr_assert_str_eq(resp.inbox[resp.n_inbox - 1].text, "the newest");
+    gm_messenger_response_free(&resp);
+    free(text);
+}
