@@ -401,6 +401,8 @@ static void op_inbox(gm_messenger_t *g, const gm_messenger_request_t *req, answe
 
 /* ---- OUTBOX ---- */
 
+#define OUTBOX_MAX 5000 /* entries in one answer */
+
 static const char *state_of(const gm_outbox_entry_t *e)
 {
     return e->read != 0        ? "read"
@@ -412,8 +414,8 @@ static const char *state_of(const gm_outbox_entry_t *e)
 
 static void op_outbox(gm_messenger_t *g, const gm_messenger_request_t *req, answer_t *a)
 {
-    uint32_t limit = req->limit > 0 && req->limit < GM_MESSENGER_LIST_MAX ? req->limit
-                                                                         : GM_MESSENGER_LIST_MAX;
+    /* an entry is at most about 700 bytes encoded (its text is cut at 255): 5,000 fit */
+    uint32_t limit = req->limit == 0 ? 1000 : req->limit < OUTBOX_MAX ? req->limit : OUTBOX_MAX;
     gm__msgr_outbox_rec_t *recs = calloc(limit, sizeof *recs);
     sqlite3_stmt *st = gm__msgr_q(g, MQ_OUTBOX_LIST);
     size_t n = 0;

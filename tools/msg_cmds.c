@@ -41,14 +41,15 @@ static const char debug_send_usage[] =
     "one store commit. For benchmarks; they show in the outbox like any other.\n";
 static const char inbox_usage[] =
     "usage: guardmesh --dir NODE_DIR inbox [--json] [--peek] [--wait SECONDS] [--limit N]\n"
-    "Lists received messages, oldest first, and marks them read (read receipts go\n"
+    "Lists received messages, oldest first (the newest 1000, or --limit N, as many\n"
+    "as fit one answer), and marks them read (read receipts go\n"
     "back to their senders); --peek shows them without marking. --wait blocks until\n"
     "an unread message is there, at most SECONDS (exit status 1 if none came).\n";
 static const char outbox_usage[] =
     "usage: guardmesh --dir NODE_DIR outbox [--json] [--limit N]\n"
     "Lists sent messages with their state: queued (in this node's store), relayed\n"
     "(a next hop took custody), delivered, read, or expired; group messages count\n"
-    "their members' receipts.\n";
+    "their members' receipts. The newest 1000 (--limit: at most 5000), oldest first.\n";
 static const char group_usage[] =
     "usage: guardmesh --dir NODE_DIR group create NAME [CALLSIGN@ORG ...]\n"
     "       guardmesh --dir NODE_DIR group add NAME CALLSIGN@ORG ...\n"
