@@ -27,11 +27,6 @@ void gm__msgr_log(gm_messenger_t *g, int level, const char *fmt, ...)
     gm_node_log(g->node, level, "%s", line);
 }
 
-static uint64_t wall(const gm_messenger_t *g)
-{
-    return gm_node_wall(g->node);
-}
-
 /*
  * ---- padding: power-of-two buckets from 64 bytes to 1 KiB, then steps of
  * 256 bytes (short messages, whose kinds differ, hide among each other; a
@@ -184,7 +179,7 @@ static int on_broadcast(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const g
     if (cert == NULL) {
         return GM_ENOMEM;
     }
-    if (gm_trust_check_encoded(gm_node_trust(g->node), bc->cert, bc->cert_len, wall(g),
+    if (gm_trust_check_encoded(gm_node_trust(g->node), bc->cert, bc->cert_len, gm__msgr_wall(g),
                                GM_ROLES_ALL, cert) != GM_CERT_OK) {
         g->st.dropped_untrusted++;
     } else if (memcmp(cert->body.node_id, src, GM_ID_LEN) != 0 ||

@@ -51,7 +51,7 @@ static int inbox_add(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN], const u
     if (st != NULL) {
         gm__msgr_bind_blob(st, 1, sender, GM_ID_LEN);
         gm__msgr_bind_blob(st, 2, c->msg_id, GM_ID_LEN);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)gm_node_wall(g->node));
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)gm__msgr_wall(g));
         gm__msgr_bind_blob(st, 4, sealed, sealed_len);
     }
     err = gm__msgr_run(g, st);
@@ -126,7 +126,7 @@ int gm__msgr_send_receipts(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], int
     }
     if (err == 0 && c->receipt.n_ids > 0) {
         randombytes_buf(c->msg_id, sizeof c->msg_id);
-        c->sent = gm_node_wall(g->node);
+        c->sent = gm__msgr_wall(g);
         err = gm__msgr_peer(g, peer, p);
         /* a peer without a usable prekey cannot get receipts: they would wait forever */
         err = err == 0 ? gm__msgr_send_1to1(g, p, c, GM_PRIO_NORMAL, NULL) : err;
@@ -178,7 +178,7 @@ int gm__msgr_outbox_add(gm_messenger_t *g, const uint8_t msg_id[GM_ID_LEN],
         gm__msgr_bind_blob(st, 1, msg_id, GM_ID_LEN);
         gm__msgr_bind_blob(st, 2, bundle_id, GM_ID_LEN);
         sqlite3_bind_int64(st, 3, (sqlite3_int64)n_members);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)gm_node_wall(g->node));
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)gm__msgr_wall(g));
         gm__msgr_bind_blob(st, 5, sealed, sealed_len);
     }
     err = gm__msgr_run(g, st);
@@ -223,7 +223,7 @@ int gm__msgr_outbox_open(const gm_messenger_t *g, const uint8_t msg_id[GM_ID_LEN
 int gm__msgr_outbox_event(gm_messenger_t *g, const uint8_t msg_id[GM_ID_LEN], const char *what,
                           const uint8_t *member)
 {
-    uint64_t now = gm_node_wall(g->node), delivered = 0, read = 0;
+    uint64_t now = gm__msgr_wall(g), delivered = 0, read = 0;
     bool is_read = strcmp(what, "read") == 0, is_receipt = member != NULL;
     sqlite3_stmt *st = gm__msgr_q(g, MQ_OUTBOX_BY_MSG);
     int err;
@@ -276,7 +276,7 @@ int gm__msgr_on_content(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN], cons
     bool added = false;
     int err = 0;
 
-    uint64_t now = gm_node_wall(g->node);
+    uint64_t now = gm__msgr_wall(g);
 
     if (broadcast && (c->kind == GM_CONTENT_TEXT ||
                       c->sent + GM_BUNDLE_LIFETIME_MAX + GM_CERT_SKEW_SECONDS < now ||

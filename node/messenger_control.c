@@ -49,11 +49,11 @@ static int build_content(gm_messenger_t *g, const gm_messenger_request_t *req, g
     gm_position_t pos = {.lat = req->lat,
                          .lon = req->lon,
                          .accuracy = req->accuracy,
-                         .time = gm_node_wall(g->node)};
+                         .time = gm__msgr_wall(g)};
 
     memset(c, 0, sizeof *c);
     randombytes_buf(c->msg_id, sizeof c->msg_id);
-    c->sent = gm_node_wall(g->node);
+    c->sent = gm__msgr_wall(g);
     switch (req->kind) {
     case GM_MESSAGE_TEXT:
         c->kind = GM_CONTENT_TEXT;
@@ -272,20 +272,6 @@ static void inbox_fill(gm_messenger_t *g, const gm__msgr_inbox_rec_t *rec, gm_in
     }
 }
 
-static uint32_t unread_count(gm_messenger_t *g)
-{
-    sqlite3_stmt *st = gm__msgr_q(g, MQ_INBOX_UNREAD);
-    uint32_t n = 0;
-
-    if (st != NULL && sqlite3_step(st) == SQLITE_ROW) {
-        n = (uint32_t)sqlite3_column_int64(st, 0);
-    }
-    if (st != NULL) {
-        sqlite3_reset(st);
-    }
-    return n;
-}
-
 /* Marks the listed unread entries read and queues their read receipts. */
 static int mark_read(gm_messenger_t *g, const sqlite3_int64 *seqs, uint8_t (*senders)[GM_ID_LEN],
                      const gm_inbox_entry_t *entries, size_t n)
@@ -357,7 +343,9 @@ static void op_inbox(gm_messenger_t *g, const gm_messenger_request_t *req, answe
         refuse(a, GM_EIO, "the store failed: cannot list the inbox");
         return;
     }
-    a->r.unread = unread_count(g);
+    int64_t unread = gm__msgr_count_rows(g, MQ_INBOX_UNREAD, NULL, NULL);
+
+    a->r.unread = unread >= 0 && unread <= UINT32_MAX ? (uint32_t)unread : 0;
     limit = limit > GM_MESSENGER_LIST_MAX ? GM_MESSENGER_LIST_MAX : limit;
     first = inbox_window(g, &limit);
     a->r.inbox = calloc(limit + 1, sizeof *a->r.inbox);

@@ -88,7 +88,7 @@ static const char *const query_sql[MQ_COUNT] = {
     [MQ_CONTACT_PUT] = "INSERT OR REPLACE INTO e2e_contact(node_id, name_mac, sealed)"
                        " VALUES (?1, ?2, ?3)",
     [MQ_CONTACT_GET] = "SELECT sealed FROM e2e_contact WHERE node_id = ?1",
-    [MQ_CONTACT_BY_NAME] = "SELECT node_id, sealed FROM e2e_contact WHERE name_mac = ?1",
+    [MQ_CONTACT_BY_NAME] = "SELECT node_id FROM e2e_contact WHERE name_mac = ?1",
     [MQ_SESSION_ACTIVE] = "SELECT rowid, sealed, prekey, ek, spk_id FROM e2e_session"
                           " WHERE peer = ?1 AND active = 1",
     [MQ_SESSION_BY_EK] = "SELECT rowid, sealed, active FROM e2e_session WHERE peer = ?1 AND ek = ?2",

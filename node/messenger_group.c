@@ -26,11 +26,6 @@
 
 #define GROUP_CTX "guardmesh/group/1"
 
-static uint64_t wall(const gm_messenger_t *g)
-{
-    return gm_node_wall(g->node);
-}
-
 bool gm__msgr_is_member(const gm_group_state_t *gs, const uint8_t id[GM_ID_LEN])
 {
     for (size_t i = 0; i < gs->n_members; i++) {
@@ -438,7 +433,7 @@ void gm__msgr_group_tick(gm_messenger_t *g)
     st = gm__msgr_q(g, MQ_SKOWN_OLD);
     n = 0;
     if (st != NULL) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)(wall(g) - GM_MSGR_SK_ROTATE_S));
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)(gm__msgr_wall(g) - GM_MSGR_SK_ROTATE_S));
         while (n < 16 && sqlite3_step(st) == SQLITE_ROW) {
             if (sqlite3_column_bytes(st, 0) == GM_ID_LEN) {
                 memcpy(todo[n++][0], sqlite3_column_blob(st, 0), GM_ID_LEN);
@@ -454,7 +449,7 @@ void gm__msgr_group_tick(gm_messenger_t *g)
     }
     st = gm__msgr_q(g, MQ_PENDING_EXPIRE);
     if (st != NULL) {
-        sqlite3_bind_int64(st, 1, (sqlite3_int64)wall(g));
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)gm__msgr_wall(g));
         if (gm__msgr_run(g, st) != 0) {
             gm_mesh_abort(g->mesh);
         }

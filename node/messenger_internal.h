@@ -137,6 +137,12 @@ typedef struct {
     char text[256]; /* the start of the text */
 } gm__msgr_outbox_rec_t;
 
+/* The node's wall clock, seconds since the epoch (the simulator and tests move it). */
+static inline uint64_t gm__msgr_wall(const gm_messenger_t *g)
+{
+    return gm_node_wall(g->node);
+}
+
 /* ---- messenger_db.c: tables, statements, sealing ---- */
 GM_MUST_CHECK int gm__msgr_db_open(gm_messenger_t *g, gm_why_t *why);
 void gm__msgr_db_close(gm_messenger_t *g);

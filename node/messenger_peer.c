@@ -10,11 +10,6 @@
 
 #include "node/messenger_internal.h"
 
-static uint64_t wall(const gm_messenger_t *g)
-{
-    return gm_node_wall(g->node);
-}
-
 /* ---- peers: the directory (verified announcements) and the contacts table ---- */
 
 static int spk_from_announcement(gm_messenger_t *g, const gm_cert_t *cert, const uint8_t *buf,
@@ -29,16 +24,19 @@ static int spk_from_announcement(gm_messenger_t *g, const gm_cert_t *cert, const
         return GM_EAUTH;
     }
     /* past its validity its owner may have wiped it: a session on it would never open */
-    return out->expires + GM_CERT_SKEW_SECONDS >= wall(g) ? 0 : GM_EAUTH;
+    return out->expires + GM_CERT_SKEW_SECONDS >= gm__msgr_wall(g) ? 0 : GM_EAUTH;
 }
 
-/* The prekey announcement remembered for id, if any. GM_ENOENT. */
-static int contact_ann(gm_messenger_t *g, const uint8_t id[GM_ID_LEN],
-                       uint8_t out[GM_E2E_PREKEY_ANN_MAX], size_t *len)
+/*
+ * The contact row of id, unsealed into *pt (free it): a 2-byte certificate
+ * length, the certificate, then the prekey announcement (*ann_off .. *pt_len,
+ * possibly empty). GM_ENOENT, GM_EIO, GM_EAUTH, GM_EPROTO.
+ */
+static int contact_read(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], uint8_t **pt,
+                        size_t *pt_len, size_t *ann_off)
 {
     sqlite3_stmt *st = gm__msgr_q(g, MQ_CONTACT_GET);
-    uint8_t *pt = NULL;
-    size_t pt_len = 0, cert_len;
+    size_t cert_len;
     int err = GM_ENOENT;
 
     if (st == NULL) {
@@ -47,23 +45,40 @@ static int contact_ann(gm_messenger_t *g, const uint8_t id[GM_ID_LEN],
     gm__msgr_bind_blob(st, 1, id, GM_ID_LEN);
     if (sqlite3_step(st) == SQLITE_ROW) {
         err = gm__msgr_open(g, "contact", id, GM_ID_LEN, sqlite3_column_blob(st, 0),
-                            (size_t)sqlite3_column_bytes(st, 0), &pt, &pt_len);
+                            (size_t)sqlite3_column_bytes(st, 0), pt, pt_len);
     }
     sqlite3_reset(st);
     if (err != 0) {
         return err;
     }
-    cert_len = pt_len >= 2 ? (size_t)pt[0] << 8 | pt[1] : 0;
-    err = 2 + cert_len < pt_len && pt_len - 2 - cert_len <= GM_E2E_PREKEY_ANN_MAX ? 0 : GM_ENOENT;
-    if (err == 0) {
-        *len = pt_len - 2 - cert_len;
-        memcpy(out, pt + 2 + cert_len, *len);
+    cert_len = *pt_len >= 2 ? (size_t)(*pt)[0] << 8 | (*pt)[1] : 0;
+    if (cert_len == 0 || 2 + cert_len > *pt_len || *pt_len - 2 - cert_len > GM_E2E_PREKEY_ANN_MAX) {
+        free(*pt);
+        return GM_EPROTO;
     }
-    free(pt);
+    *ann_off = 2 + cert_len;
+    return 0;
+}
+
+/* The prekey announcement remembered for id, if any. GM_ENOENT. */
+static int contact_ann(gm_messenger_t *g, const uint8_t id[GM_ID_LEN],
+                       uint8_t out[GM_E2E_PREKEY_ANN_MAX], size_t *len)
+{
+    uint8_t *pt;
+    size_t pt_len, off;
+    int err = contact_read(g, id, &pt, &pt_len, &off);
+
+    if (err == 0) {
+        *len = pt_len - off;
+        err = *len > 0 ? 0 : GM_ENOENT;
+        memcpy(out, pt + off, *len);
+        free(pt);
+    }
     return err;
 }
 
-static int contact_get(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msgr_peer_t *out);
+static int contact_get(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msgr_peer_t *out,
+                       bool want_spk);
 
 /* Contacts: node id -> sealed (certificate, prekey announcement). */
 int gm__msgr_contact_put(gm_messenger_t *g, const gm_cert_t *cert, const uint8_t *ann, size_t ann_len)
@@ -79,7 +94,7 @@ int gm__msgr_contact_put(gm_messenger_t *g, const gm_cert_t *cert, const uint8_t
     if (known == NULL) {
         return GM_ENOMEM;
     }
-    older = contact_get(g, cert->body.node_id, known) == 0 &&
+    older = contact_get(g, cert->body.node_id, known, false) == 0 &&
             known->cert.body.not_before > cert->body.not_before;
     free(known);
     if (older) {
@@ -118,44 +133,24 @@ int gm__msgr_contact_put(gm_messenger_t *g, const gm_cert_t *cert, const uint8_t
     return err;
 }
 
-/* The contact row's sealed bytes -> certificate (not judged here) and prekey. */
-static int contact_parse(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], const void *sealed,
-                         size_t sealed_len, gm__msgr_peer_t *out)
+/*
+ * A contact's certificate (not judged here) and, with want_spk, its prekey
+ * (verified: an Ed25519 check, so only for those that send to it).
+ */
+static int contact_get(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msgr_peer_t *out,
+                       bool want_spk)
 {
     uint8_t *pt;
-    size_t pt_len, cert_len;
-    int err = gm__msgr_open(g, "contact", id, GM_ID_LEN, sealed, sealed_len, &pt, &pt_len);
+    size_t pt_len, off;
+    int err = contact_read(g, id, &pt, &pt_len, &off);
 
     if (err != 0) {
         return err;
     }
-    cert_len = pt_len >= 2 ? (size_t)pt[0] << 8 | pt[1] : 0;
-    err = GM_EPROTO;
-    if (cert_len > 0 && 2 + cert_len <= pt_len &&
-        gm_cert_decode(pt + 2, cert_len, &out->cert) == 0) {
-        err = 0;
-        out->has_spk = pt_len > 2 + cert_len &&
-                       spk_from_announcement(g, &out->cert, pt + 2 + cert_len,
-                                             pt_len - 2 - cert_len, &out->spk) == 0;
-    }
+    err = gm_cert_decode(pt + 2, off - 2, &out->cert);
+    out->has_spk = err == 0 && want_spk && pt_len > off &&
+                   spk_from_announcement(g, &out->cert, pt + off, pt_len - off, &out->spk) == 0;
     free(pt);
-    return err;
-}
-
-static int contact_get(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msgr_peer_t *out)
-{
-    sqlite3_stmt *st = gm__msgr_q(g, MQ_CONTACT_GET);
-    int err = GM_ENOENT;
-
-    if (st == NULL) {
-        return GM_EIO;
-    }
-    gm__msgr_bind_blob(st, 1, id, GM_ID_LEN);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        err = contact_parse(g, id, sqlite3_column_blob(st, 0),
-                            (size_t)sqlite3_column_bytes(st, 0), out);
-    }
-    sqlite3_reset(st);
     return err;
 }
 
@@ -171,12 +166,13 @@ static int directory_get(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msg
     out->has_spk = node.prekeys_len > 0 &&
                    spk_from_announcement(g, node.cert, node.prekeys, node.prekeys_len,
                                          &out->spk) == 0;
-    if (out->has_spk) {
-        gm__msgr_peer_t known;
-        if (contact_get(g, id, &known) != 0 || !known.has_spk || known.spk.id != out->spk.id) {
-            if (gm__msgr_contact_put(g, node.cert, node.prekeys, node.prekeys_len) != 0) {
-                gm__msgr_log(g, GM_LOG_WARN, "messenger: cannot remember a contact");
-            }
+    if (out->has_spk) { /* remembered, unless the very same announcement is already */
+        uint8_t known[GM_E2E_PREKEY_ANN_MAX];
+        size_t known_len;
+        if ((contact_ann(g, id, known, &known_len) != 0 || known_len != node.prekeys_len ||
+             memcmp(known, node.prekeys, known_len) != 0) &&
+            gm__msgr_contact_put(g, node.cert, node.prekeys, node.prekeys_len) != 0) {
+            gm__msgr_log(g, GM_LOG_WARN, "messenger: cannot remember a contact");
         }
     }
     return 0;
@@ -186,8 +182,8 @@ int gm__msgr_peer(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msgr_peer_
 {
     int err = directory_get(g, id, out); /* the directory holds only acceptable certificates */
 
-    if (err != 0 && (err = contact_get(g, id, out)) == 0 &&
-        gm_trust_check(gm_node_trust(g->node), &out->cert, wall(g), GM_ROLES_ALL) != GM_CERT_OK) {
+    if (err != 0 && (err = contact_get(g, id, out, true)) == 0 &&
+        gm_trust_check(gm_node_trust(g->node), &out->cert, gm__msgr_wall(g), GM_ROLES_ALL) != GM_CERT_OK) {
         err = GM_EAUTH; /* revoked or expired since we met it */
     }
     return err;
@@ -203,8 +199,8 @@ int gm__msgr_sender_check(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
         return 0; /* the directory holds only acceptable certificates: no more to check */
     }
     p = malloc(sizeof *p);
-    err = p == NULL ? GM_ENOMEM : contact_get(g, id, p);
-    if (err == 0 && gm_trust_check(gm_node_trust(g->node), &p->cert, wall(g), GM_ROLES_ALL) !=
+    err = p == NULL ? GM_ENOMEM : contact_get(g, id, p, false);
+    if (err == 0 && gm_trust_check(gm_node_trust(g->node), &p->cert, gm__msgr_wall(g), GM_ROLES_ALL) !=
                         GM_CERT_OK) {
         err = GM_EAUTH;
     }
@@ -219,8 +215,12 @@ int gm__msgr_sender_check(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
 void gm__msgr_peer_name(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], char *out, size_t cap)
 {
     gm__msgr_peer_t *p = malloc(sizeof *p);
+    gm_router_node_t node;
 
-    if (p != NULL && gm__msgr_peer(g, id, p) == 0) {
+    /* the name only: no prekey to check, nothing to remember (listings call this per row) */
+    if (gm_router_lookup(gm_mesh_router(g->mesh), id, &node) == 0) {
+        snprintf(out, cap, "%s@%s", node.cert->body.callsign, node.cert->body.org_name);
+    } else if (p != NULL && contact_get(g, id, p, false) == 0) {
         snprintf(out, cap, "%s@%s", p->cert.body.callsign, p->cert.body.org_name);
     } else if (cap > 2 * GM_ID_LEN) {
         sodium_bin2hex(out, cap, id, GM_ID_LEN);
@@ -242,7 +242,8 @@ int gm__msgr_resolve(gm_messenger_t *g, const char *name, gm__msgr_peer_t *out, 
 {
     const gm_router_t *r = gm_mesh_router(g->mesh);
     gm_route_info_t ri;
-    uint8_t mac[16];
+    uint8_t mac[16], cand[8][GM_ID_LEN];
+    size_t n = 0;
     sqlite3_stmt *st;
     gm_cert_verdict_t v;
     int err = GM_ENOENT;
@@ -261,23 +262,25 @@ int gm__msgr_resolve(gm_messenger_t *g, const char *name, gm__msgr_peer_t *out, 
             return GM_EIO;
         }
         gm__msgr_bind_blob(st, 1, mac, sizeof mac);
-        while (err != 0 && sqlite3_step(st) == SQLITE_ROW) {
-            uint8_t id[GM_ID_LEN];
+        while (n < 8 && sqlite3_step(st) == SQLITE_ROW) {
             if (sqlite3_column_bytes(st, 0) == GM_ID_LEN) {
-                memcpy(id, sqlite3_column_blob(st, 0), GM_ID_LEN);
-                err = contact_parse(g, id, sqlite3_column_blob(st, 1),
-                                    (size_t)sqlite3_column_bytes(st, 1), out);
-                err = err == 0 && names_match(&out->cert, name) ? 0 : GM_ENOENT;
+                memcpy(cand[n++], sqlite3_column_blob(st, 0), GM_ID_LEN);
             }
         }
         sqlite3_reset(st);
+        /* a keyed hash could collide: the sealed certificate's name decides */
+        for (size_t i = 0; err != 0 && i < n; i++) {
+            err = contact_get(g, cand[i], out, true) == 0 && names_match(&out->cert, name)
+                      ? 0
+                      : GM_ENOENT;
+        }
     }
     if (err != 0) {
         gm_why_set(why, "unknown recipient %s: no announcement from it has reached this node "
                         "(check the name, or wait until it is in `guardmesh routes`)", name);
         return GM_ENOENT;
     }
-    v = gm_trust_check(gm_node_trust(g->node), &out->cert, wall(g), GM_ROLES_ALL);
+    v = gm_trust_check(gm_node_trust(g->node), &out->cert, gm__msgr_wall(g), GM_ROLES_ALL);
     if (v != GM_CERT_OK) {
         gm_why_set(why, "recipient %s refused: its certificate is %s", name,
                    gm_cert_verdict_str(v));
@@ -297,7 +300,7 @@ static int spk_make(gm_messenger_t *g, uint32_t id)
     uint8_t seed[GM_X3DH_KEY_LEN], sk[GM_X3DH_KEY_LEN], *sealed, ann_buf[GM_E2E_PREKEY_ANN_MAX];
     size_t sealed_len, ann_len;
     uint8_t key[4];
-    gm_spk_t spk = {.id = id, .created = wall(g)};
+    gm_spk_t spk = {.id = id, .created = gm__msgr_wall(g)};
     gm_prekey_announcement_t ann;
     sqlite3_stmt *st;
     int err;
@@ -359,12 +362,12 @@ int gm__msgr_spk_maintain(gm_messenger_t *g)
         created = (uint64_t)sqlite3_column_int64(st, 1);
     }
     sqlite3_reset(st);
-    if (id == 0 || created + GM_MSGR_SPK_ROTATE_S <= wall(g)) {
+    if (id == 0 || created + GM_MSGR_SPK_ROTATE_S <= gm__msgr_wall(g)) {
         err = gm_mesh_begin(g->mesh, NULL);
         err = err == 0 ? spk_make(g, id + 1) : err;
         st = err == 0 ? gm__msgr_q(g, MQ_SPK_WIPE) : NULL;
         if (st != NULL) {
-            sqlite3_bind_int64(st, 1, (sqlite3_int64)wall(g));
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)gm__msgr_wall(g));
             err = gm__msgr_run(g, st);
         }
         st = err == 0 ? gm__msgr_q(g, MQ_SEEN_WIPE) : NULL;

@@ -11,11 +11,6 @@
 
 #include "node/messenger_internal.h"
 
-static uint64_t wall(const gm_messenger_t *g)
-{
-    return gm_node_wall(g->node);
-}
-
 
 /* ---- sender keys ---- */
 
@@ -71,12 +66,12 @@ static int sk_put(gm_messenger_t *g, const gm_sk_state_t *s, const uint8_t *send
     if (st != NULL && sender == NULL) {
         gm__msgr_bind_blob(st, 1, s->group_id, GM_ID_LEN);
         gm__msgr_bind_blob(st, 2, sealed, sealed_len);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)wall(g)); /* kept by later updates */
+        sqlite3_bind_int64(st, 3, (sqlite3_int64)gm__msgr_wall(g)); /* kept by later updates */
     } else if (st != NULL) {
         gm__msgr_bind_blob(st, 1, s->group_id, GM_ID_LEN);
         gm__msgr_bind_blob(st, 2, sender, GM_ID_LEN);
         sqlite3_bind_int64(st, 3, s->key_id);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)wall(g));
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)gm__msgr_wall(g));
         gm__msgr_bind_blob(st, 5, sealed, sealed_len);
     }
     err = gm__msgr_run(g, st);
@@ -199,7 +194,7 @@ int gm__msgr_sk_send(gm_messenger_t *g, const uint8_t group[GM_ID_LEN],
     if (err == 0) {
         c->kind = GM_CONTENT_SENDER_KEY;
         randombytes_buf(c->msg_id, sizeof c->msg_id);
-        c->sent = wall(g);
+        c->sent = gm__msgr_wall(g);
         dist_to_wire(&s, &c->sender_key);
         gm_sk_wipe(&s);
         err = gm__msgr_peer(g, member, p);
@@ -245,7 +240,7 @@ int gm__msgr_sk_distribute(gm_messenger_t *g, const gm_group_state_t *gs,
         if (send_state) {
             c->kind = GM_CONTENT_GROUP;
             randombytes_buf(c->msg_id, sizeof c->msg_id);
-            c->sent = wall(g);
+            c->sent = gm__msgr_wall(g);
             c->group = *sgs;
             err = gm__msgr_peer(g, id, p);
             err = err == 0 ? gm__msgr_send_1to1(g, p, c, GM_PRIO_URGENT, NULL) : err;
@@ -329,7 +324,7 @@ static int keep_pending(gm_messenger_t *g, const gm_bundle_t *b, const gm_group_
         gm__msgr_bind_blob(st, 2, b->src, GM_ID_LEN);
         sqlite3_bind_int64(st, 3, gm->key_id);
         /* the header's times are the sender's claim (a relay can write any): a day at most */
-        uint64_t until = b->created + b->lifetime, cap = wall(g) + GM_MSGR_PENDING_S;
+        uint64_t until = b->created + b->lifetime, cap = gm__msgr_wall(g) + GM_MSGR_PENDING_S;
         sqlite3_bind_int64(st, 4, (sqlite3_int64)(until < cap ? until : cap));
         gm__msgr_bind_blob(st, 5, b->body, b->body_len);
     }
@@ -368,7 +363,7 @@ static int open_group_message(gm_messenger_t *g, const uint8_t src[GM_ID_LEN],
     pt = malloc(n + 1);
     err = pt == NULL ? GM_ENOMEM
                      : gm_sk_decrypt(&s, src, gm->iteration, gm->ciphertext, gm->ciphertext_len,
-                                     gm->signature, pt, wall(g), lifetime);
+                                     gm->signature, pt, gm__msgr_wall(g), lifetime);
     if (err == 0 && gm__msgr_unpad(pt, n, &len) == 0) {
         err = sk_put(g, &s, src); /* the used key is gone before the message shows */
         err = err == 0 ? gm__msgr_on_plaintext(g, src, gm->group_id, false, pt, len) : err;

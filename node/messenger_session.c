@@ -18,11 +18,6 @@
 
 #define SESSION_TAG "session"
 
-static uint64_t wall(const gm_messenger_t *g)
-{
-    return gm_node_wall(g->node);
-}
-
 static const uint8_t *self_id(const gm_messenger_t *g)
 {
     return gm_node_id(g->node);
@@ -100,7 +95,7 @@ static int session_save(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sessio
             sqlite3_bind_int64(st, 1, s->rowid);
             gm__msgr_bind_blob(st, 2, sealed, sealed_len);
             sqlite3_bind_int(st, 3, s->prekey);
-            sqlite3_bind_int64(st, 4, (sqlite3_int64)wall(g));
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)gm__msgr_wall(g));
         }
         err = gm__msgr_run(g, st);
     } else {
@@ -118,7 +113,7 @@ static int session_save(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN], sessio
             gm__msgr_bind_blob(st, 3, s->ek, sizeof s->ek);
             sqlite3_bind_int64(st, 4, s->spk_id);
             sqlite3_bind_int(st, 5, s->prekey);
-            sqlite3_bind_int64(st, 6, (sqlite3_int64)wall(g));
+            sqlite3_bind_int64(st, 6, (sqlite3_int64)gm__msgr_wall(g));
             gm__msgr_bind_blob(st, 7, sealed, sealed_len);
             err = gm__msgr_run(g, st);
             s->rowid = err == 0 ? sqlite3_last_insert_rowid(g->db) : 0;
@@ -264,7 +259,7 @@ static int decrypt_with(gm_messenger_t *g, gm_dr_state_t *dr, const gm_ratchet_m
     }
     gm_dr_header_decode(&h, rm->header);
     randombytes_buf(seed, sizeof seed);
-    err = gm_dr_decrypt(dr, &h, rm->ciphertext, rm->ciphertext_len, buf, wall(g),
+    err = gm_dr_decrypt(dr, &h, rm->ciphertext, rm->ciphertext_len, buf, gm__msgr_wall(g),
                         GM_BUNDLE_LIFETIME_MAX, seed);
     sodium_memzero(seed, sizeof seed);
     if (err == 0) {
@@ -396,7 +391,7 @@ int gm__msgr_on_prekey(gm_messenger_t *g, const uint8_t src[GM_ID_LEN], const gm
     if (cert == NULL) {
         return GM_ENOMEM;
     }
-    if (gm_trust_check_encoded(gm_node_trust(g->node), pm->cert, pm->cert_len, wall(g),
+    if (gm_trust_check_encoded(gm_node_trust(g->node), pm->cert, pm->cert_len, gm__msgr_wall(g),
                                GM_ROLES_ALL, cert) != GM_CERT_OK) {
         g->st.dropped_untrusted++;
         free(cert);
