@@ -942,14 +942,14 @@ int gm_mesh_deliver_held(gm_mesh_t *m, const uint8_t group[GM_ID_LEN])
         /* a group bundle held here but never handed over: it came before we joined */
         struct bundle_copy c = {0};
         gm_bundle_t b;
-        err = gm_store_lookup(m->store, h.ids[i], &state);
-        if (err != 0 || state != GM_STORE_HELD) {
-            continue;
+        if (gm_store_lookup(m->store, h.ids[i], &state) != 0 || state != GM_STORE_HELD) {
+            continue; /* gone meanwhile, or delivered already */
         }
         err = gm_store_get(m->store, h.ids[i], copy_bundle, &c);
         if (err == 0 && gm_wire_bundle_decode(c.data, c.len, m->cfg->max_bundle, &b) == 0) {
             err = maybe_deliver(m, &b, c.data, c.len);
         }
+        err = err == GM_ENOENT ? 0 : err;
         free(c.data);
     }
     free(h.ids);

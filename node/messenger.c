@@ -135,7 +135,6 @@ int gm__msgr_on_plaintext(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN], co
     return err;
 }
 
-/* Whether an archived session may be the message's: its chain, or awaiting a first reply. */
 /* ---- broadcasts: signed, readable by every certified node ---- */
 
 int gm__msgr_send_broadcast(gm_messenger_t *g, const gm_content_t *c, gm_prio_t prio,

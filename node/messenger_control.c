@@ -19,6 +19,8 @@
 typedef struct {
     gm_messenger_response_t r;
     char message[GM_MESSENGER_MESSAGE_MAX];
+    void *strings; /* what the answer's texts point into: wiped and freed after encoding */
+    size_t strings_len;
 } answer_t;
 
 static void refuse(answer_t *a, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -383,8 +385,8 @@ static void op_inbox(gm_messenger_t *g, const gm_messenger_request_t *req, answe
     }
     free(seqs);
     free(senders);
-    /* the strings stay until the answer is encoded: owned by the answer's tail */
-    a->r.owner = strs;
+    a->strings = strs; /* decrypted texts: kept until the answer is encoded, then wiped */
+    a->strings_len = strs != NULL ? (limit + 1) * sizeof *strs : 0;
 }
 
 /* ---- OUTBOX ---- */
@@ -440,7 +442,8 @@ static void op_outbox(gm_messenger_t *g, const gm_messenger_request_t *req, answ
     }
     sqlite3_reset(st);
     a->r.n_outbox = n;
-    a->r.owner = recs;
+    a->strings = recs;
+    a->strings_len = limit * sizeof *recs;
 }
 
 /* ---- groups ---- */
@@ -486,6 +489,22 @@ static void self_member(gm_messenger_t *g, gm_group_member_t *m)
     snprintf(m->org, sizeof m->org, "%s", c->body.org_name);
 }
 
+/*
+ * Ends a group request: commits what err == 0 left, else rolls it back and
+ * refuses (with err's reason unless a more precise one was given already).
+ */
+static void finish_change(gm_messenger_t *g, answer_t *a, int err, const char *what,
+                          const char *name)
+{
+    err = err == 0 ? gm_mesh_commit(g->mesh) : err;
+    if (err != 0) {
+        if (a->r.error == 0) {
+            refuse(a, err, "cannot %s group %s: %s", what, name, gm_strerror(err));
+        }
+        gm_mesh_abort(g->mesh);
+    }
+}
+
 static void op_group_create(gm_messenger_t *g, const gm_messenger_request_t *req, answer_t *a)
 {
     gm_group_state_t gs = {.version = 1};
@@ -511,16 +530,8 @@ static void op_group_create(gm_messenger_t *g, const gm_messenger_request_t *req
     self_member(g, &gs.members[gs.n_members++]);
     err = gm_mesh_begin(g->mesh, NULL);
     err = err == 0 ? add_members(g, req, &gs, a) : err;
-    if (err == 0) {
-        err = gm__msgr_group_change(g, &gs, NULL);
-        err = err == 0 ? gm_mesh_commit(g->mesh) : err;
-        if (err != 0) {
-            refuse(a, err, "cannot create group %s: %s", req->group, gm_strerror(err));
-        }
-    }
-    if (err != 0) {
-        gm_mesh_abort(g->mesh);
-    }
+    err = err == 0 ? gm__msgr_group_change(g, &gs, NULL) : err;
+    finish_change(g, a, err, "create", req->group);
     free(gs.members);
 }
 
@@ -570,16 +581,8 @@ static void op_group_change(gm_messenger_t *g, const gm_messenger_request_t *req
                    old.name);
         }
     }
-    if (err == 0) {
-        err = gm__msgr_group_change(g, &gs, &old);
-        err = err == 0 ? gm_mesh_commit(g->mesh) : err;
-        if (err != 0) {
-            refuse(a, err, "cannot change group %s: %s", old.name, gm_strerror(err));
-        }
-    }
-    if (err != 0) {
-        gm_mesh_abort(g->mesh);
-    }
+    err = err == 0 ? gm__msgr_group_change(g, &gs, &old) : err;
+    finish_change(g, a, err, "change", old.name);
     free(gs.members);
     gm_group_state_free(&old);
 }
@@ -639,7 +642,8 @@ static void op_group_list(gm_messenger_t *g, answer_t *a)
         k++;
     }
     a->r.n_groups = k;
-    a->r.owner = strs;
+    a->strings = strs;
+    a->strings_len = (n + 1) * sizeof *strs;
 }
 
 static int on_control(void *ctx, const uint8_t *arg, size_t len, uint8_t **out, size_t *out_len)
@@ -679,10 +683,11 @@ static int on_control(void *ctx, const uint8_t *arg, size_t len, uint8_t **out, 
         }
         gm_messenger_request_free(&req);
     }
-    void *strings = a->r.owner;
-    a->r.owner = NULL;
     err = gm_wire_messenger_response_encode(&a->r, out, out_len);
-    free(strings);
+    if (a->strings != NULL) {
+        sodium_memzero(a->strings, a->strings_len);
+    }
+    free(a->strings);
     free(a->r.inbox);
     free(a->r.outbox);
     free(a->r.groups);

@@ -259,25 +259,17 @@ static int derive_keys(gm_messenger_t *g)
     return err;
 }
 
-int gm__msgr_db_open(gm_messenger_t *g, gm_why_t *why)
+/* Creates the tables if needed and checks or writes their version, in the open group. */
+static int make_tables(gm_messenger_t *g, gm_why_t *why)
 {
-    char *err = NULL;
+    char *msg = NULL;
     sqlite3_stmt *st;
     int version = 0;
 
-    g->db = gm_mesh_db(g->mesh);
-    if (derive_keys(g) != 0) {
-        gm_why_set(why, "cannot derive the store key");
-        return GM_EAUTH;
-    }
-    /* deleted rows (old sealed states) are overwritten, not left in free pages */
-    if (sqlite3_exec(g->db, "PRAGMA secure_delete = FAST", NULL, NULL, NULL) != SQLITE_OK ||
-        gm_mesh_begin(g->mesh, NULL) != 0 ||
-        sqlite3_exec(g->db, schema_sql, NULL, NULL, &err) != SQLITE_OK) {
+    if (sqlite3_exec(g->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
         gm_why_set(why, "cannot create the messenger's tables in the store: %s",
-                   err != NULL ? err : sqlite3_errmsg(g->db));
-        sqlite3_free(err);
-        gm_mesh_abort(g->mesh);
+                   msg != NULL ? msg : sqlite3_errmsg(g->db));
+        sqlite3_free(msg);
         return GM_EIO;
     }
     st = gm__msgr_q(g, MQ_META_GET);
@@ -296,16 +288,41 @@ int gm__msgr_db_open(gm_messenger_t *g, gm_why_t *why)
         return GM_EPROTO;
     }
     st = gm__msgr_q(g, MQ_META_PUT);
-    if (st == NULL) {
-        return GM_EIO;
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, "schema", -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, MSGR_SCHEMA_VERSION);
     }
-    sqlite3_bind_text(st, 1, "schema", -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 2, MSGR_SCHEMA_VERSION);
-    if (gm__msgr_run(g, st) != 0 || gm_mesh_commit(g->mesh) != 0) {
+    if (gm__msgr_run(g, st) != 0) {
         gm_why_set(why, "cannot write the messenger's tables: %s", sqlite3_errmsg(g->db));
         return GM_EIO;
     }
     return 0;
+}
+
+int gm__msgr_db_open(gm_messenger_t *g, gm_why_t *why)
+{
+    int err;
+
+    g->db = gm_mesh_db(g->mesh);
+    if (derive_keys(g) != 0) {
+        gm_why_set(why, "cannot derive the store key");
+        return GM_EAUTH;
+    }
+    /* deleted rows (old sealed states) are overwritten, not left in free pages */
+    if (sqlite3_exec(g->db, "PRAGMA secure_delete = FAST", NULL, NULL, NULL) != SQLITE_OK ||
+        gm_mesh_begin(g->mesh, NULL) != 0) {
+        gm_why_set(why, "cannot open the store for the messenger: %s", sqlite3_errmsg(g->db));
+        return GM_EIO;
+    }
+    err = make_tables(g, why);
+    if (err == 0 && gm_mesh_commit(g->mesh) != 0) {
+        gm_why_set(why, "cannot write the messenger's tables: %s", sqlite3_errmsg(g->db));
+        err = GM_EIO;
+    }
+    if (err != 0) {
+        gm_mesh_abort(g->mesh); /* nothing half-made stays in the store's open group */
+    }
+    return err;
 }
 
 void gm__msgr_db_close(gm_messenger_t *g)

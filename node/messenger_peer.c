@@ -371,8 +371,10 @@ int gm__msgr_spk_maintain(gm_messenger_t *g)
             err = gm__msgr_run(g, st);
         }
         st = err == 0 ? gm__msgr_q(g, MQ_SEEN_WIPE) : NULL;
-        err = st != NULL ? gm__msgr_run(g, st) : GM_EIO;
-        if (err != 0 || (err = gm_mesh_commit(g->mesh)) != 0) {
+        err = err == 0 ? gm__msgr_run(g, st) : err;
+        err = err == 0 ? gm_mesh_commit(g->mesh) : err;
+        if (err != 0) {
+            gm_mesh_abort(g->mesh); /* no half-made prekey left for a later commit */
             return err;
         }
     }

@@ -328,8 +328,10 @@ static int keep_pending(gm_messenger_t *g, const gm_bundle_t *b, const gm_group_
         sqlite3_bind_int64(st, 4, (sqlite3_int64)(until < cap ? until : cap));
         gm__msgr_bind_blob(st, 5, b->body, b->body_len);
     }
-    g->st.pending_group++;
-    return gm__msgr_run(g, st);
+    int err = gm__msgr_run(g, st);
+
+    g->st.pending_group += err == 0;
+    return err;
 }
 
 /* Verifies and decrypts with the sender's key; 1 when the key is not here yet. */
@@ -463,8 +465,8 @@ int gm__msgr_send_group(gm_messenger_t *g, const uint8_t group[GM_ID_LEN], const
     gm_envelope_t env = {.kind = GM_ENVELOPE_GROUP};
     gm_dest_t dst = {.kind = GM_DST_GROUP};
     gm_sk_state_t s;
-    uint8_t *pt = NULL, *ct = NULL, *body = NULL;
-    size_t pt_len = 0, len;
+    uint8_t *pt = NULL, *ct = NULL;
+    size_t pt_len = 0;
     int err = sk_own_get(g, group, &s);
 
     if (err == 0 && s.iteration >= GM_MSGR_SK_ROTATE_MSGS) {
@@ -487,25 +489,16 @@ int gm__msgr_send_group(gm_messenger_t *g, const uint8_t group[GM_ID_LEN], const
         err = gm_sk_encrypt(&s, gm_node_id(g->node), pt, pt_len, &env.group.iteration, ct,
                             env.group.signature);
     }
-    if (err == 0) {
-        env.group.ciphertext = ct;
-        env.group.ciphertext_len = pt_len + GM_SK_TAG_LEN;
-        len = gm_wire_envelope_size(&env);
-        body = len > 0 ? malloc(len) : NULL;
-        err = body == NULL ? GM_ENOMEM : gm_wire_envelope_encode(&env, body, len, &len);
-    }
+    env.group.ciphertext = ct;
+    env.group.ciphertext_len = pt_len + GM_SK_TAG_LEN;
+    memcpy(dst.id, group, GM_ID_LEN);
     err = err == 0 ? sk_put(g, &s, NULL) : err;
-    if (err == 0) {
-        memcpy(dst.id, group, GM_ID_LEN);
-        err = gm_mesh_send(g->mesh, &dst, prio, 0, 0, body, len, bundle_id);
-        g->st.sent += err == 0;
-    }
+    err = err == 0 ? gm__msgr_send_envelope(g, &dst, prio, &env, bundle_id) : err;
     if (pt != NULL) {
         sodium_memzero(pt, pt_len);
     }
     free(pt);
     free(ct);
-    free(body);
     gm_sk_wipe(&s);
     return err;
 }

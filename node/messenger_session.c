@@ -362,7 +362,7 @@ static int accept_session(gm_messenger_t *g, const gm_cert_t *cert, const gm_pre
     int err = gm__msgr_spk_get(g, pm->prekey_id, spk_sk, spk_pk);
 
     if (err != 0) {
-        return err == GM_ENOENT ? GM_ENOENT : err; /* unknown or wiped prekey */
+        return err; /* GM_ENOENT: an unknown or wiped prekey */
     }
     memset(s, 0, sizeof *s);
     err = gm_x3dh_respond(k->e2e_sk, spk_sk, cert->body.e2e_pk, pm->ephemeral, GM_X3DH_INFO, sk,
