@@ -175,20 +175,24 @@ static int forward_each(void *ctx, const gm_bundle_t *b, const uint8_t *data, si
 
     (void)data;
     (void)len;
-    if (!gm__mesh_is_flood(b)) { /* floods went out on arrival; new links get them by sync */
+    if (!gm__mesh_is_flood(b)) { /* an emergency bundle to one node is flooded too */
         gm__mesh_forward(m, b, NULL);
     }
     return 0;
 }
 
-/* Offers every held unicast bundle that has a route and is not waiting for an ack. */
+/*
+ * Offers every held unicast bundle that has a route and is not waiting for an
+ * ack. Floods are not read: they went out on arrival and new links get them by
+ * sync, and a relay may hold many of them until their lifetime ends.
+ */
 static void rescan(gm_mesh_t *m)
 {
     int err;
 
     m->rescan = false;
     m->t_rescan = gm_node_now_ms(m->node);
-    err = gm_store_each(m->store, NULL, 0, forward_each, m);
+    err = gm_store_each_kind(m->store, GM_DST_NODE, 0, forward_each, m);
     if (err != 0) {
         gm_node_log(m->node, GM_LOG_ERROR, "mesh: store scan failed: %s",
                     gm_store_strerror(err));
@@ -1024,4 +1028,9 @@ void gm_mesh_stats(const gm_mesh_t *m, gm_mesh_stats_t *out)
 void gm_mesh_store_stats(const gm_mesh_t *m, gm_store_stats_t *out)
 {
     gm_store_stats(m->store, out);
+}
+
+uint64_t gm_mesh_durable_gen(const gm_mesh_t *m)
+{
+    return gm_store_durable_gen(m->store);
 }

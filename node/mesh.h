@@ -164,4 +164,7 @@ GM_MUST_CHECK int gm_mesh_send(gm_mesh_t *m, const gm_dest_t *dst, gm_prio_t pri
 void gm_mesh_stats(const gm_mesh_t *m, gm_mesh_stats_t *out);
 void gm_mesh_store_stats(const gm_mesh_t *m, gm_store_stats_t *out);
 
+/* The last store group committed: what a group with a number up to this holds is durable. */
+uint64_t gm_mesh_durable_gen(const gm_mesh_t *m);
+
 #endif

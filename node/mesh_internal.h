@@ -55,7 +55,7 @@ struct gm_mesh {
     bool timer_open, dirty, rescan, blocked, route_news, rescan_later;
     uint8_t (*waiting)[GM_ID_LEN]; /* refused by a full link: offered again on drain */
     size_t n_waiting, cap_waiting;
-    uint64_t t_commit, t_rescan, t_expire;
+    uint64_t t_commit, t_rescan, t_expire, t_route_tick;
     uint8_t *frame; /* GM_MESH_FRAME_MAX: one outgoing mesh message */
     struct gm_sync *syncs; /* anti-entropy walks in progress, one per neighbour */
     struct {

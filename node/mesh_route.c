@@ -87,13 +87,34 @@ static void flood(gm_mesh_t *m, uint32_t channel, const uint8_t *data, size_t le
     gm_node_each_peer(m->node, send_to, &f);
 }
 
-/* Route changes the router left to tell everyone (a lost link, an expiry). */
+struct news {
+    gm_mesh_t *m;
+    const gm_router_news_t *news;
+    size_t len;
+};
+
+static void send_news(void *ctx, const uint8_t peer[GM_ID_LEN])
+{
+    struct news *n = ctx;
+
+    if (gm_router_is_news(n->m->router, n->news, peer)) {
+        send_ctl(n->m, peer, GM_CH_ROUTE, n->m->frame, n->len);
+    }
+}
+
+/*
+ * Route changes of this turn (accepted updates, a lost link, an expiry), to
+ * every neighbour that does not have them already.
+ */
 static void flood_pending(gm_mesh_t *m)
 {
-    size_t len;
+    gm_router_news_t news;
+    struct news n = {m, &news, 0};
+    size_t cursor = 0;
 
-    while (gm_router_take_pending(m->router, m->frame, GM_MESH_FRAME_MAX, &len) == 0) {
-        flood(m, GM_CH_ROUTE, m->frame, len, NULL);
+    while (gm_router_take_news(m->router, &cursor, m->frame, GM_MESH_FRAME_MAX, &n.len, &news) ==
+           0) {
+        gm_node_each_peer(m->node, send_news, &n);
         m->rescan = true;
     }
 }
@@ -178,8 +199,8 @@ bool gm__mesh_source_revoked(gm_mesh_t *m, const uint8_t src[GM_ID_LEN])
     if (gm_router_lookup(m->router, src, &node) != 0) {
         return false;
     }
-    crl = gm_trust_find_crl(t, node.cert->body.org_id);
-    return crl != NULL && gm_crl_revokes(crl, &node.cert->body);
+    crl = gm_trust_find_crl(t, node.cert.body.org_id);
+    return crl != NULL && gm_crl_revokes(crl, &node.cert.body);
 }
 
 void gm__mesh_on_route(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data,
@@ -195,7 +216,9 @@ void gm__mesh_on_route(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_
         return;
     }
     if (m->fwd->len > 0) {
-        flood(m, GM_CH_ROUTE, m->fwd->update, m->fwd->len, peer);
+        /* told at the end of the turn, once the turn's other copies were judged */
+        gm_router_hold(m->router, m->fwd->origin);
+        m->route_news = true;
         m->rescan = true; /* a route may have appeared for bundles waiting in custody */
     }
 }
@@ -242,7 +265,11 @@ void gm__mesh_route_tick(gm_mesh_t *m)
     if (gm_router_announce_due(m->router, now)) {
         announce(m);
     }
-    (void)gm_router_tick(m->router, now, gm_node_wall(m->node));
+    /* expiry is in seconds at the finest: once a second reads the directory often enough */
+    if (now - m->t_route_tick >= 1000) {
+        m->t_route_tick = now;
+        (void)gm_router_tick(m->router, now, gm_node_wall(m->node));
+    }
     flood_pending(m);
 }
 

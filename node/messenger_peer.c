@@ -162,16 +162,16 @@ static int directory_get(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], gm__msg
     if (gm_router_lookup(gm_mesh_router(g->mesh), id, &node) != 0) {
         return GM_ENOENT;
     }
-    out->cert = *node.cert;
+    out->cert = node.cert;
     out->has_spk = node.prekeys_len > 0 &&
-                   spk_from_announcement(g, node.cert, node.prekeys, node.prekeys_len,
+                   spk_from_announcement(g, &node.cert, node.prekeys, node.prekeys_len,
                                          &out->spk) == 0;
     if (out->has_spk) { /* remembered, unless the very same announcement is already */
         uint8_t known[GM_E2E_PREKEY_ANN_MAX];
         size_t known_len;
         if ((contact_ann(g, id, known, &known_len) != 0 || known_len != node.prekeys_len ||
              memcmp(known, node.prekeys, known_len) != 0) &&
-            gm__msgr_contact_put(g, node.cert, node.prekeys, node.prekeys_len) != 0) {
+            gm__msgr_contact_put(g, &node.cert, node.prekeys, node.prekeys_len) != 0) {
             gm__msgr_log(g, GM_LOG_WARN, "messenger: cannot remember a contact");
         }
     }
@@ -219,7 +219,7 @@ void gm__msgr_peer_name(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], char *ou
 
     /* the name only: no prekey to check, nothing to remember (listings call this per row) */
     if (gm_router_lookup(gm_mesh_router(g->mesh), id, &node) == 0) {
-        snprintf(out, cap, "%s@%s", node.cert->body.callsign, node.cert->body.org_name);
+        snprintf(out, cap, "%s@%s", node.cert.body.callsign, node.cert.body.org_name);
     } else if (p != NULL && contact_get(g, id, p, false) == 0) {
         snprintf(out, cap, "%s@%s", p->cert.body.callsign, p->cert.body.org_name);
     } else if (cap > 2 * GM_ID_LEN) {
@@ -250,7 +250,7 @@ int gm__msgr_resolve(gm_messenger_t *g, const char *name, gm__msgr_peer_t *out, 
 
     for (size_t i = 0; gm_router_route_at(r, i, 0, &ri) == 0; i++) {
         gm_router_node_t node;
-        if (gm_router_lookup(r, ri.dest, &node) == 0 && names_match(node.cert, name)) {
+        if (gm_router_lookup(r, ri.dest, &node) == 0 && names_match(&node.cert, name)) {
             err = directory_get(g, ri.dest, out);
             break;
         }

@@ -84,13 +84,20 @@ int gm_router_new(const gm_node_keys_t *keys, const gm_cert_t *own, const gm_tru
     return 0;
 }
 
+static void free_dest(gm__dest_t *d)
+{
+    free(d->blob);
+    free(d->routes);
+    free(d);
+}
+
 void gm_router_free(gm_router_t *r)
 {
     if (r == NULL) {
         return;
     }
     for (size_t i = 0; i < r->n_dests; i++) {
-        free(r->dests[i]);
+        free_dest(r->dests[i]);
     }
     free(r->dests);
     free(r->neighbours);
@@ -115,6 +122,9 @@ int gm_router_set_prekeys(gm_router_t *r, const uint8_t *prekeys, size_t len)
 {
     if (len > GM_ANNOUNCE_PREKEYS_MAX) {
         return GM_ELIMIT;
+    }
+    if (len == r->prekeys_len && (len == 0 || memcmp(r->prekeys, prekeys, len) == 0)) {
+        return 0; /* the same prekeys again: nothing to announce */
     }
     if (len > 0) {
         memcpy(r->prekeys, prekeys, len);
@@ -215,20 +225,40 @@ int gm_router_encode_own(const gm_router_t *r, uint8_t *out, size_t cap, size_t 
 
 /* ---- the directory ---- */
 
-long gm__router_find(const gm_router_t *r, const uint8_t id[GM_ID_LEN])
+/* Where id is in the directory (sorted by node id), or where it would go: *at. */
+static bool find_at(const gm_router_t *r, const uint8_t id[GM_ID_LEN], size_t *at)
 {
-    for (size_t i = 0; i < r->n_dests; i++) {
-        if (memcmp(r->dests[i]->cert.body.node_id, id, GM_ID_LEN) == 0) {
-            return (long)i;
+    size_t lo = 0, hi = r->n_dests;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = memcmp(r->dests[mid]->body.node_id, id, GM_ID_LEN);
+
+        if (c == 0) {
+            *at = mid;
+            return true;
+        }
+        if (c < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
         }
     }
-    return -1;
+    *at = lo;
+    return false;
+}
+
+long gm__router_find(const gm_router_t *r, const uint8_t id[GM_ID_LEN])
+{
+    size_t at;
+
+    return find_at(r, id, &at) ? (long)at : -1;
 }
 
 static void remove_dest(gm_router_t *r, size_t i)
 {
-    free(r->dests[i]);
-    r->dests[i] = r->dests[r->n_dests - 1];
+    free_dest(r->dests[i]);
+    memmove(&r->dests[i], &r->dests[i + 1], (r->n_dests - i - 1) * sizeof r->dests[0]);
     r->n_dests--;
     r->stats.nodes_dropped++;
 }
@@ -256,36 +286,58 @@ static bool make_room(gm_router_t *r)
     return true;
 }
 
-static gm__dest_t *add_dest(gm_router_t *r)
+/* A new entry for id, no announcement yet, in its place; NULL when full or out of memory. */
+static gm__dest_t *add_dest(gm_router_t *r, const uint8_t id[GM_ID_LEN])
 {
     gm__dest_t *d;
+    size_t at;
 
     if (r->n_dests == r->cfg.max_nodes && !make_room(r)) {
         return NULL;
     }
-    d = calloc(1, sizeof *d + r->cfg.max_neighbours * sizeof d->routes[0]);
+    d = calloc(1, sizeof *d);
     if (d == NULL) {
         return NULL;
     }
+    memcpy(d->body.node_id, id, GM_ID_LEN);
     d->sel = -1;
     d->adv_metric = r->cfg.infinity;
-    r->dests[r->n_dests++] = d;
+    (void)find_at(r, id, &at);
+    memmove(&r->dests[at + 1], &r->dests[at], (r->n_dests - at) * sizeof r->dests[0]);
+    r->dests[at] = d;
+    r->n_dests++;
     return d;
 }
 
-/* Takes the verified announcement in r->scratch (a, cert, the update's bytes) into d. */
-static void store_announcement(gm_router_t *r, gm__dest_t *d)
+/*
+ * Takes the verified announcement in r->scratch (a, cert, the update's bytes)
+ * into d. GM_ENOMEM leaves d as it was.
+ */
+static int store_announcement(gm_router_t *r, gm__dest_t *d)
 {
     const gm_route_update_t *u = &r->scratch.u;
     const gm_announce_t *a = &r->scratch.a;
+    uint8_t *blob = malloc(u->announcement_len + a->cert_len + a->prekeys_len);
 
-    d->cert = r->scratch.cert;
-    memcpy(d->signed_ann, u->announcement, u->announcement_len);
+    if (blob == NULL) {
+        return GM_ENOMEM;
+    }
+    memcpy(blob, u->announcement, u->announcement_len);
+    memcpy(blob + u->announcement_len, a->cert, a->cert_len);
+    memcpy(blob + u->announcement_len + a->cert_len, a->prekeys, a->prekeys_len);
+    free(d->blob);
+    d->blob = blob;
+    d->signed_ann = blob;
     d->signed_len = u->announcement_len;
-    memcpy(d->prekeys, a->prekeys, a->prekeys_len);
+    d->cert = blob + u->announcement_len;
+    d->cert_len = a->cert_len;
+    d->prekeys = blob + u->announcement_len + a->cert_len;
     d->prekeys_len = a->prekeys_len;
+    d->body = r->scratch.cert.body;
+    memcpy(d->signer, r->scratch.cert.signer, GM_ID_LEN);
     d->seq = a->seq;
     d->time = a->time;
+    return 0;
 }
 
 int gm_router_lookup(const gm_router_t *r, const uint8_t id[GM_ID_LEN], gm_router_node_t *out)
@@ -297,7 +349,9 @@ int gm_router_lookup(const gm_router_t *r, const uint8_t id[GM_ID_LEN], gm_route
         return GM_ENOENT;
     }
     d = r->dests[i];
-    out->cert = &d->cert;
+    if (gm_cert_decode(d->cert, d->cert_len, &out->cert) != 0) {
+        return GM_EIO; /* cannot happen: these bytes were verified */
+    }
     out->prekeys = d->prekeys;
     out->prekeys_len = d->prekeys_len;
     out->seq = d->seq;
@@ -321,21 +375,22 @@ void gm_router_stats(const gm_router_t *r, gm_router_stats_t *out)
  * without its signature check (issuer still trusted, not revoked since,
  * validity window, the same expressions as crypto/cert.c).
  */
-static gm_cert_verdict_t recheck_verified(const gm_router_t *r, const gm_cert_t *c, uint64_t wall_s)
+static gm_cert_verdict_t recheck_verified(const gm_router_t *r, const uint8_t signer[GM_ID_LEN],
+                                          const gm_cert_body_t *body, uint64_t wall_s)
 {
     const gm_crl_t *crl;
 
-    if (gm_trust_find_root(r->trust, c->signer) == NULL) {
+    if (gm_trust_find_root(r->trust, signer) == NULL) {
         return GM_CERT_UNKNOWN_ISSUER;
     }
-    crl = gm_trust_find_crl(r->trust, c->body.org_id);
-    if (crl != NULL && gm_crl_revokes(crl, &c->body)) {
+    crl = gm_trust_find_crl(r->trust, body->org_id);
+    if (crl != NULL && gm_crl_revokes(crl, body)) {
         return GM_CERT_REVOKED;
     }
-    if (c->body.not_before > wall_s && c->body.not_before - wall_s > GM_CERT_SKEW_SECONDS) {
+    if (body->not_before > wall_s && body->not_before - wall_s > GM_CERT_SKEW_SECONDS) {
         return GM_CERT_NOT_YET_VALID;
     }
-    if (wall_s > c->body.not_after && wall_s - c->body.not_after > GM_CERT_SKEW_SECONDS) {
+    if (wall_s > body->not_after && wall_s - body->not_after > GM_CERT_SKEW_SECONDS) {
         return GM_CERT_EXPIRED;
     }
     return GM_CERT_OK;
@@ -348,8 +403,7 @@ size_t gm_router_tick(gm_router_t *r, uint64_t now_ms, uint64_t wall_s)
     while (i < r->n_dests) {
         gm__dest_t *d = r->dests[i];
 
-        if (wall_s > d->cert.body.not_after &&
-            wall_s - d->cert.body.not_after > GM_CERT_SKEW_SECONDS) {
+        if (wall_s > d->body.not_after && wall_s - d->body.not_after > GM_CERT_SKEW_SECONDS) {
             remove_dest(r, i);
             continue;
         }
@@ -367,7 +421,10 @@ size_t gm_router_recheck(gm_router_t *r, uint64_t wall_s)
     size_t dropped = 0, i = 0;
 
     while (i < r->n_dests) {
-        if (gm_trust_check(r->trust, &r->dests[i]->cert, wall_s, GM_ROLES_ALL) != GM_CERT_OK) {
+        const gm__dest_t *d = r->dests[i];
+
+        if (gm_trust_check_encoded(r->trust, d->cert, d->cert_len, wall_s, GM_ROLES_ALL,
+                                   &r->scratch.cert) != GM_CERT_OK) {
             remove_dest(r, i);
             dropped++;
         } else {
@@ -453,7 +510,7 @@ static gm_router_verdict_t judge_signature(gm_router_t *r, const uint8_t neighbo
         return GM_ROUTER_ACCEPTED_NEW;
     }
     n = gm__router_find(r, neighbour);
-    if (n >= 0 && verify_with(r, r->dests[n]->cert.body.sign_pk)) {
+    if (n >= 0 && verify_with(r, r->dests[n]->body.sign_pk)) {
         return GM_ROUTER_ID_MISMATCH;
     }
     return GM_ROUTER_BAD_SIGNATURE;
@@ -471,13 +528,15 @@ static gm_cert_verdict_t check_cert(gm_router_t *r, long known, uint64_t wall_s)
     const gm_announce_t *a = &r->scratch.a;
     gm_cert_verdict_t cv;
 
-    if (known < 0 || !same_bytes(a->cert, a->cert_len, r->dests[known]->cert.encoded,
-                                 r->dests[known]->cert.encoded_len)) {
+    if (known < 0 || !same_bytes(a->cert, a->cert_len, r->dests[known]->cert,
+                                 r->dests[known]->cert_len)) {
         return gm_trust_check_encoded(r->trust, a->cert, a->cert_len, wall_s, GM_ROLES_ALL,
                                       &r->scratch.cert);
     }
-    r->scratch.cert = r->dests[known]->cert;
-    cv = recheck_verified(r, &r->scratch.cert, wall_s);
+    /* only the body and the signer are read from here on */
+    r->scratch.cert.body = r->dests[known]->body;
+    memcpy(r->scratch.cert.signer, r->dests[known]->signer, GM_ID_LEN);
+    cv = recheck_verified(r, r->scratch.cert.signer, &r->scratch.cert.body, wall_s);
     if (cv != GM_CERT_OK) {
         remove_dest(r, (size_t)known);
     }
@@ -529,7 +588,7 @@ static gm_router_verdict_t accept_route(gm_router_t *r, gm__dest_t *d, bool fres
      * relay that forwards someone's announcement with metric 0 would win every route to
      * it (a black hole). The metric is not signed; this much can be checked. */
     uint32_t metric = r->scratch.u.metric;
-    if (metric == 0 && memcmp(d->cert.body.node_id, neighbour, GM_ID_LEN) != 0) {
+    if (metric == 0 && memcmp(d->body.node_id, neighbour, GM_ID_LEN) != 0) {
         metric = 1;
     }
     d->heard_ms = now_ms;
@@ -550,10 +609,10 @@ static gm_router_verdict_t judge_known(gm_router_t *r, long i, const uint8_t nei
                                        uint64_t now_ms, uint64_t wall_s, gm_router_forward_t *fwd)
 {
     gm__dest_t *d = r->dests[i];
-    gm_cert_verdict_t cv = recheck_verified(r, &d->cert, wall_s);
+    gm_cert_verdict_t cv = recheck_verified(r, d->signer, &d->body, wall_s);
 
     fwd->cert_verdict = cv;
-    memcpy(fwd->origin, d->cert.body.node_id, GM_ID_LEN);
+    memcpy(fwd->origin, d->body.node_id, GM_ID_LEN);
     fwd->seq = d->seq;
     if (cv != GM_CERT_OK) {
         remove_dest(r, (size_t)i);
@@ -574,13 +633,18 @@ static gm_router_verdict_t take_verified(gm_router_t *r, const uint8_t neighbour
         return GM_ROUTER_OLD_SEQ;
     }
     if (d == NULL) {
-        d = add_dest(r);
+        d = add_dest(r, r->scratch.cert.body.node_id);
         if (d == NULL) {
             return GM_ROUTER_DIRECTORY_FULL;
         }
     }
-    if (fresh) {
-        store_announcement(r, d);
+    if (fresh && store_announcement(r, d) != 0) {
+        if (d->blob == NULL) { /* a new entry that never held an announcement */
+            remove_dest(r, (size_t)gm__router_find(r, d->body.node_id));
+            r->stats.nodes_dropped--;
+        }
+        r->stats.no_memory++;
+        return GM_ROUTER_DIRECTORY_FULL;
     }
     /* Same number, other bytes (the origin signed twice): the first one stays. */
     return accept_route(r, d, fresh, neighbour, now_ms, fwd);

@@ -86,11 +86,12 @@ typedef struct {
     uint64_t routes_lost;                       /* entries dropped by gm_router_link_down */
     uint64_t infeasible;                        /* updates kept but not selectable (FD) */
     uint64_t nodes_dropped;                     /* directory entries whose cert lapsed */
+    uint64_t no_memory;                         /* updates not recorded for want of memory */
 } gm_router_stats_t;
 
-/* A directory entry, borrowed until the next call that changes the router. */
+/* A directory entry; prekeys are borrowed until the next call that changes the router. */
 typedef struct {
-    const gm_cert_t *cert;
+    gm_cert_t cert;
     const uint8_t *prekeys;
     size_t prekeys_len;
     uint64_t seq, time;
@@ -240,8 +241,44 @@ GM_MUST_CHECK int gm_router_route_at(const gm_router_t *r, size_t i, uint64_t no
  * infinity if unreachable), for a neighbour whose link just came up.
  * GM_ENOENT past the end, GM_ELIMIT if cap is too small.
  */
-GM_MUST_CHECK int gm_router_encode_route(const gm_router_t *r, size_t i, uint8_t *out, size_t cap,
+GM_MUST_CHECK int gm_router_encode_route(gm_router_t *r, size_t i, uint8_t *out, size_t cap,
                                          size_t *out_len);
+
+/* ---- telling neighbours once per loop turn ---- */
+
+/*
+ * Instead of sending an accepted update's fwd->update at once, the caller may
+ * hold origin's route for the end of the loop turn (fresh: the update was
+ * ACCEPTED_NEW) and then take it with gm_router_take_news: by then the turn's
+ * other copies of the same announcement have been judged, so neighbours that
+ * already have it need not be sent it (gm_router_is_news).
+ */
+void gm_router_hold(gm_router_t *r, const uint8_t origin[GM_ID_LEN]);
+
+typedef struct {
+    uint8_t origin[GM_ID_LEN];
+    uint64_t seq;
+    uint32_t metric; /* as advertised in the update; the infinity: a retraction */
+    bool first;      /* no update for seq went to any neighbour before this one */
+} gm_router_news_t;
+
+/*
+ * As gm_router_take_pending, resuming from *cursor (0 to begin; a turn's
+ * pending updates cost one pass over the directory), and saying what the
+ * update carries.
+ */
+GM_MUST_CHECK int gm_router_take_news(gm_router_t *r, size_t *cursor, uint8_t *out, size_t cap,
+                                      size_t *out_len, gm_router_news_t *news);
+
+/*
+ * Whether neighbour needs news. Only the first update for a number can be
+ * withheld (no neighbour routes through this node for a number it was never
+ * told): from a neighbour that advertised the same number with a metric no
+ * worse, for which this route cannot be feasible (Babel's condition). Every
+ * other update, retractions included, is news.
+ */
+bool gm_router_is_news(const gm_router_t *r, const gm_router_news_t *news,
+                       const uint8_t neighbour[GM_ID_LEN]);
 
 void gm_router_stats(const gm_router_t *r, gm_router_stats_t *out);
 

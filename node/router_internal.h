@@ -13,15 +13,20 @@ typedef struct {
 } gm__route_t;
 
 /*
- * A directory entry and its routing state: one allocation, made when the node
- * is first accepted, so that nothing on the update path can fail for memory.
+ * A directory entry and its routing state. Sized to what it holds (a
+ * thousand-node mesh keeps a thousand of these in every node): the
+ * announcement's bytes in one allocation, the routes in another that grows
+ * with the neighbours that offer one.
  */
 typedef struct {
-    gm_cert_t cert;
-    uint8_t
-        signed_ann[GM_ANNOUNCE_SIGNED_MAX]; /* the verified SignedAnnouncement, forwarded as is */
+    gm_cert_body_t body;       /* the verified certificate's body */
+    uint8_t signer[GM_ID_LEN]; /* and its issuer */
+    uint8_t *blob;             /* malloc'd: signed_ann, then cert, then prekeys */
+    const uint8_t *signed_ann; /* the verified SignedAnnouncement, forwarded as is */
     size_t signed_len;
-    uint8_t prekeys[GM_ANNOUNCE_PREKEYS_MAX];
+    const uint8_t *cert; /* the certificate's encoding, as verified */
+    size_t cert_len;
+    const uint8_t *prekeys;
     size_t prekeys_len;
     uint64_t seq, time, heard_ms;
 
@@ -32,8 +37,9 @@ typedef struct {
     uint64_t adv_seq; /* what this node last advertised for it */
     uint32_t adv_metric;
     bool pending; /* the advertised route changed and no update went out yet */
-    size_t n_routes;
-    gm__route_t routes[]; /* max_neighbours: one per neighbour that offered a route */
+    uint64_t told_seq; /* the newest number any neighbour was sent an update for */
+    size_t n_routes, cap_routes;
+    gm__route_t *routes; /* malloc'd: one per neighbour that offered a route */
 } gm__dest_t;
 
 struct gm_router {
@@ -52,7 +58,7 @@ struct gm_router {
 
     uint8_t (*neighbours)[GM_ID_LEN]; /* malloc'd, max_neighbours */
     size_t n_neighbours;
-    gm__dest_t **dests; /* malloc'd, max_nodes */
+    gm__dest_t **dests; /* malloc'd, max_nodes, in node id order */
     size_t n_dests;
     gm_router_stats_t stats;
 
@@ -67,6 +73,8 @@ struct gm_router {
 /*
  * Records what neighbour advertised for d (seq, metric as received) and
  * reselects. Returns true if the route this node advertises for d changed.
+ * Without memory for a new neighbour's entry the update is not recorded
+ * (counted in stats.no_memory); the neighbour's next one may be.
  */
 bool gm__router_heard(gm_router_t *r, gm__dest_t *d, const uint8_t via[GM_ID_LEN], uint64_t seq,
                       uint32_t metric, uint64_t now_ms);

@@ -18,6 +18,7 @@
  * announcement, and the metric it puts on it must be that of a route for
  * that very seq (else the infinity) to keep the argument above true.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "node/router_internal.h"
@@ -129,6 +130,17 @@ bool gm__router_heard(gm_router_t *r, gm__dest_t *d, const uint8_t via[GM_ID_LEN
     }
     if (i < 0) {
         /* The caller checked that via is an up neighbour: at most max_neighbours entries. */
+        if (d->n_routes == d->cap_routes) {
+            size_t cap = d->cap_routes ? 2 * d->cap_routes : 4;
+            gm__route_t *p = realloc(d->routes, cap * sizeof *p);
+
+            if (p == NULL) {
+                r->stats.no_memory++;
+                return false;
+            }
+            d->routes = p;
+            d->cap_routes = cap;
+        }
         i = (long)d->n_routes++;
         memcpy(d->routes[i].via, via, GM_ID_LEN);
     }
@@ -231,8 +243,17 @@ int gm__router_encode(const uint8_t *signed_ann, size_t signed_len, uint32_t met
 
 int gm_router_take_pending(gm_router_t *r, uint8_t *out, size_t cap, size_t *out_len)
 {
-    for (size_t i = 0; i < r->n_dests; i++) {
-        gm__dest_t *d = r->dests[i];
+    size_t cursor = 0;
+    gm_router_news_t news;
+
+    return gm_router_take_news(r, &cursor, out, cap, out_len, &news);
+}
+
+int gm_router_take_news(gm_router_t *r, size_t *cursor, uint8_t *out, size_t cap,
+                        size_t *out_len, gm_router_news_t *news)
+{
+    for (; *cursor < r->n_dests; (*cursor)++) {
+        gm__dest_t *d = r->dests[*cursor];
         int err;
 
         if (!d->pending) {
@@ -241,10 +262,37 @@ int gm_router_take_pending(gm_router_t *r, uint8_t *out, size_t cap, size_t *out
         err = gm__router_encode(d->signed_ann, d->signed_len, d->adv_metric, out, cap, out_len);
         if (err == 0) {
             d->pending = false;
+            memcpy(news->origin, d->body.node_id, GM_ID_LEN);
+            news->seq = d->seq;
+            news->metric = d->adv_metric;
+            news->first = d->told_seq != d->seq;
+            d->told_seq = d->seq;
+            (*cursor)++;
         }
         return err;
     }
     return GM_ENOENT;
+}
+
+void gm_router_hold(gm_router_t *r, const uint8_t origin[GM_ID_LEN])
+{
+    long i = gm__router_find(r, origin);
+
+    if (i >= 0) {
+        r->dests[i]->pending = true;
+    }
+}
+
+bool gm_router_is_news(const gm_router_t *r, const gm_router_news_t *news,
+                       const uint8_t neighbour[GM_ID_LEN])
+{
+    long i = news->first && news->metric < r->cfg.infinity ? gm__router_find(r, news->origin) : -1;
+    long k = i >= 0 ? find_route(r->dests[i], neighbour) : -1;
+
+    if (k < 0) {
+        return true;
+    }
+    return !(r->dests[i]->routes[k].seq == news->seq && r->dests[i]->routes[k].adv <= news->metric);
 }
 
 int gm_router_next_hop(const gm_router_t *r, const uint8_t dest[GM_ID_LEN], uint8_t hop[GM_ID_LEN],
@@ -272,8 +320,8 @@ int gm_router_route_at(const gm_router_t *r, size_t i, uint64_t now_ms, gm_route
     }
     d = r->dests[i];
     memset(out, 0, sizeof *out);
-    memcpy(out->dest, d->cert.body.node_id, GM_ID_LEN);
-    out->callsign = d->cert.body.callsign;
+    memcpy(out->dest, d->body.node_id, GM_ID_LEN);
+    out->callsign = d->body.callsign;
     out->reachable = d->sel >= 0;
     out->metric = r->cfg.infinity;
     out->seq = d->seq;
@@ -290,15 +338,15 @@ int gm_router_route_at(const gm_router_t *r, size_t i, uint64_t now_ms, gm_route
     return 0;
 }
 
-int gm_router_encode_route(const gm_router_t *r, size_t i, uint8_t *out, size_t cap,
-                           size_t *out_len)
+int gm_router_encode_route(gm_router_t *r, size_t i, uint8_t *out, size_t cap, size_t *out_len)
 {
-    const gm__dest_t *d;
+    gm__dest_t *d;
 
     if (i >= r->n_dests) {
         return GM_ENOENT;
     }
     d = r->dests[i];
+    d->told_seq = d->seq > d->told_seq ? d->seq : d->told_seq;
     return gm__router_encode(d->signed_ann, d->signed_len, gm__router_adv_metric(r, d), out, cap,
                              out_len);
 }

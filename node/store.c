@@ -722,6 +722,18 @@ int gm_store_each(gm_store_t *s, const gm_dest_t *dst, size_t limit, gm_store_ea
     return each_row(s, st, cb, ctx, &count);
 }
 
+int gm_store_each_kind(gm_store_t *s, gm_dst_kind_t kind, size_t limit, gm_store_each_cb cb,
+                       void *ctx)
+{
+    sqlite3_stmt *st = stmt(s, Q_EACH_KIND);
+    size_t count;
+
+    assert(!s->in_cb);
+    sqlite3_bind_int(st, 1, (int)kind);
+    sqlite3_bind_int64(st, 2, limit == 0 || limit > INT64_MAX ? -1 : (sqlite3_int64)limit);
+    return each_row(s, st, cb, ctx, &count);
+}
+
 int gm_store_get(gm_store_t *s, const uint8_t id[GM_ID_LEN], gm_store_each_cb cb, void *ctx)
 {
     sqlite3_stmt *st = stmt(s, Q_GET);

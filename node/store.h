@@ -227,6 +227,10 @@ typedef int (*gm_store_each_cb)(void *ctx, const gm_bundle_t *b, const uint8_t *
 GM_MUST_CHECK int gm_store_each(gm_store_t *s, const gm_dest_t *dst, size_t limit,
                                 gm_store_each_cb cb, void *ctx);
 
+/* As gm_store_each for the held bundles whose destination is of kind (all of them). */
+GM_MUST_CHECK int gm_store_each_kind(gm_store_t *s, gm_dst_kind_t kind, size_t limit,
+                                     gm_store_each_cb cb, void *ctx);
+
 /* Calls cb once for the held bundle id. GM_ENOENT if not held. */
 GM_MUST_CHECK int gm_store_get(gm_store_t *s, const uint8_t id[GM_ID_LEN], gm_store_each_cb cb,
                                void *ctx);

@@ -31,6 +31,7 @@ typedef enum {
     Q_HAS_ROUTINE,
     Q_EACH_ALL,
     Q_EACH_DST,
+    Q_EACH_KIND,
     Q_IDS,
     Q_EXPIRED,
     Q_EXPIRE,

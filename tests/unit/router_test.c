@@ -234,7 +234,7 @@ Test(router, new_announcement_is_accepted_forwarded_and_listed)
     assert_hop(D, B, 2);
     cr_assert_eq(gm_router_node_count(fx.r), 1);
     cr_assert_eq(gm_router_lookup(fx.r, id_of(D), &n), 0);
-    cr_assert_arr_eq(n.cert->body.sign_pk, fx.id[D].keys.sign_pk, GM_KEY_LEN);
+    cr_assert_arr_eq(n.cert.body.sign_pk, fx.id[D].keys.sign_pk, GM_KEY_LEN);
     cr_assert_eq(n.prekeys_len, sizeof prekeys);
     cr_assert_arr_eq(n.prekeys, prekeys, sizeof prekeys);
     cr_assert_eq(n.time, NOW);
@@ -728,4 +728,82 @@ Test(router, full_directory_drops_an_unreachable_node_for_a_new_one)
     cr_assert_eq(gm_router_next_hop(small, id_of(D), hop, &metric), 0);
     cr_assert_neq(gm_router_next_hop(small, id_of(C), hop, &metric), 0);
     gm_router_free(small);
+}
+
+Test(router, the_same_prekeys_again_make_no_announcement)
+{
+    gm_router_t *r = fx.origin[D];
+    uint8_t pk[40] = {1, 2, 3};
+
+    cr_assert_eq(gm_router_set_prekeys(r, pk, sizeof pk), 0);
+    cr_assert_eq(gm_router_make_announcement(r, 100, NOW, fx.buf, sizeof fx.buf, &fx.len), 0);
+    cr_assert_eq(gm_router_set_prekeys(r, pk, sizeof pk), 0); /* the messenger's every 10 s */
+    cr_assert_not(gm_router_announce_due(r, 200), "unchanged prekeys re-flooded the announcement");
+    pk[0] = 9;
+    cr_assert_eq(gm_router_set_prekeys(r, pk, sizeof pk), 0);
+    cr_assert(gm_router_announce_due(r, 200));
+}
+
+/* Held updates come out once per turn; only the first for a number is withheld, and only from
+ * a neighbour that advertised it no worse. */
+Test(router, news_skips_neighbours_that_have_the_announcement_and_never_a_retraction)
+{
+    gm_router_news_t news;
+    size_t cursor = 0;
+
+    announce(D);
+    relay(1);
+    cr_assert_eq(deliver(fx.r, B, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_NEW); /* ours: 2 */
+    gm_router_hold(fx.r, id_of(D));
+    relay(2);
+    cr_assert_eq(deliver(fx.r, C, fx.buf2, fx.len2), GM_ROUTER_DUPLICATE);
+    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    cr_assert_arr_eq(news.origin, id_of(D), GM_ID_LEN);
+    cr_assert(news.first);
+    cr_assert_eq(news.metric, 2);
+    cr_assert_not(gm_router_is_news(fx.r, &news, id_of(B)), "B is nearer: 1 <= 2");
+    cr_assert_not(gm_router_is_news(fx.r, &news, id_of(C)), "C has it at 2 already");
+    cr_assert(gm_router_is_news(fx.r, &news, id_of(EXPIRED)), "a neighbour that never advertised it");
+    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news),
+                 GM_ENOENT);
+
+    /* A second update for the same number is never withheld: C may route through us. */
+    cr_assert_eq(gm_router_link_down(fx.r, id_of(B)), 1);
+    cursor = 0;
+    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    cr_assert_not(news.first);
+    cr_assert(gm_router_is_news(fx.r, &news, id_of(C)));
+}
+
+/* The directory is kept in node id order; finding and dropping entries keeps it so. */
+Test(router, many_nodes_are_found_after_entries_come_and_go)
+{
+    ident_t *ids = calloc(40, sizeof *ids);
+    gm_router_node_t n;
+
+    cr_assert_not_null(ids);
+    for (int i = 0; i < 40; i++) {
+        gm_router_t *o;
+        char name[16];
+
+        snprintf(name, sizeof name, "n%d", i);
+        make_ident(&fx.org, name, NOW - DAY, NOW + DAY, &ids[i]);
+        cr_assert_eq(gm_router_new(&ids[i].keys, &ids[i].cert, &fx.trust, &fx.cfg, &o), 0);
+        cr_assert_eq(gm_router_make_announcement(o, 0, NOW, fx.buf, sizeof fx.buf, &fx.len), 0);
+        relay(3);
+        cr_assert_eq(deliver(fx.r, B, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_NEW);
+        gm_router_free(o);
+    }
+    for (int i = 0; i < 40; i++) {
+        cr_assert_eq(gm_router_lookup(fx.r, ids[i].cert.body.node_id, &n), 0, "n%d lost", i);
+        cr_assert_arr_eq(n.cert.body.sign_pk, ids[i].keys.sign_pk, GM_KEY_LEN);
+    }
+    revoke(&fx.trust, 2, ids[7].cert.body.serial);
+    cr_assert_eq(gm_router_recheck(fx.r, NOW), 1);
+    for (int i = 0; i < 40; i++) {
+        cr_assert_eq(gm_router_lookup(fx.r, ids[i].cert.body.node_id, &n), i == 7 ? GM_ENOENT : 0,
+                     "n%d", i);
+        gm_node_keys_wipe(&ids[i].keys);
+    }
+    free(ids);
 }
