@@ -408,3 +408,11 @@ void gm_messenger_stats(const gm_messenger_t *g, gm_messenger_stats_t *out)
 {
     *out = g->st;
 }
+
+void gm_messenger_set_arrival_cb(gm_messenger_t *g,
+                                 void (*fn)(void *ctx, const gm_messenger_arrival_t *a),
+                                 void *ctx)
+{
+    g->on_arrival = fn;
+    g->arrival_ctx = ctx;
+}

@@ -46,6 +46,25 @@ void gm_messenger_free(gm_messenger_t *g);
 
 void gm_messenger_stats(const gm_messenger_t *g, gm_messenger_stats_t *out);
 
+/* A message that was just added to the inbox. Pointers are borrowed. */
+typedef struct {
+    const uint8_t *msg_id; /* GM_ID_LEN bytes, the sender's id for it */
+    const uint8_t *sender; /* node id */
+    const uint8_t *group;  /* group id, NULL for 1:1 and to everyone */
+    bool broadcast;        /* to everyone, signed */
+    int kind;              /* GM_CONTENT_TEXT, _POSITION or _ALERT */
+} gm_messenger_arrival_t;
+
+/*
+ * Calls fn for every message added to the inbox (never for one already
+ * there), on the loop, inside the store group that adds it: the message is
+ * durable once gm_mesh_durable_gen() reaches that group's number
+ * (gm_mesh_begin() gives it while fn runs). For the simulator; NULL clears.
+ */
+void gm_messenger_set_arrival_cb(gm_messenger_t *g,
+                                 void (*fn)(void *ctx, const gm_messenger_arrival_t *a),
+                                 void *ctx);
+
 /*
  * Answers one encoded MessengerRequest (proto/wire_messenger_control.h) as
  * the control socket would, for callers in the same process (the simulator,

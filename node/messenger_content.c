@@ -292,6 +292,11 @@ int gm__msgr_on_content(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN], cons
         err = inbox_add(g, sender, group, broadcast, c, &added);
         if (err == 0 && added) {
             g->st.inbox_added++;
+            if (g->on_arrival != NULL) {
+                g->on_arrival(g->arrival_ctx,
+                              &(gm_messenger_arrival_t){c->msg_id, sender, group, broadcast,
+                                                        (int)c->kind});
+            }
             /* not for a broadcast: the whole mesh would answer the one who called for help */
             err = broadcast ? 0 : gm__msgr_queue_receipt(g, sender, c->msg_id,
                                                            GM_RECEIPT_DELIVERED);

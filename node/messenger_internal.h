@@ -112,6 +112,8 @@ struct gm_messenger {
     uint64_t t_housekeeping;
     bool receipts_waiting;
     bool groups_joined; /* a group was joined: hand over what the mesh held for it */
+    void (*on_arrival)(void *ctx, const gm_messenger_arrival_t *a);
+    void *arrival_ctx;
 };
 
 /* A peer as the messenger knows it: from the directory or its contacts table. */

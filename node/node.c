@@ -679,20 +679,28 @@ void gm_node_log(gm_node_t *n, int level, const char *fmt, ...)
     va_end(ap);
 }
 
+static int send_data(gm_node_t *n, const uint8_t node_id[GM_ID_LEN], uint32_t channel,
+                     const uint8_t *data, size_t len, bool control)
+{
+    gm_link_t *l = find_up(n, node_id, NULL);
+    int err = l == NULL ? GM_ENOENT : gm__link_send_data(l, channel, data, len, control);
+
+    if (err == 0) {
+        n->sent_bytes[channel < GM_NODE_CHANNELS ? channel : GM_NODE_CHANNELS - 1] += len;
+    }
+    return err;
+}
+
 int gm_node_send(gm_node_t *n, const uint8_t node_id[GM_ID_LEN], uint32_t channel,
                  const uint8_t *data, size_t len)
 {
-    gm_link_t *l = find_up(n, node_id, NULL);
-
-    return l == NULL ? GM_ENOENT : gm__link_send_data(l, channel, data, len, false);
+    return send_data(n, node_id, channel, data, len, false);
 }
 
 int gm_node_send_control(gm_node_t *n, const uint8_t node_id[GM_ID_LEN], uint32_t channel,
                  const uint8_t *data, size_t len)
 {
-    gm_link_t *l = find_up(n, node_id, NULL);
-
-    return l == NULL ? GM_ENOENT : gm__link_send_data(l, channel, data, len, true);
+    return send_data(n, node_id, channel, data, len, true);
 }
 
 void gm_node_dial(gm_node_t *n, const char *addr)
@@ -735,6 +743,11 @@ uint64_t gm_node_refusals(const gm_node_t *n, gm_refusal_t r)
 uint64_t gm_node_events(const gm_node_t *n, gm_event_t e)
 {
     return e < GM_EVENT_COUNT ? n->events[e] : 0;
+}
+
+uint64_t gm_node_sent_bytes(const gm_node_t *n, uint32_t channel)
+{
+    return n->sent_bytes[channel < GM_NODE_CHANNELS ? channel : GM_NODE_CHANNELS - 1];
 }
 
 const char *gm_node_listen_addr(const gm_node_t *n)

@@ -188,6 +188,14 @@ size_t gm_node_link_count(const gm_node_t *n); /* links that are up */
 bool gm_node_has_link(const gm_node_t *n, const uint8_t node_id[GM_ID_LEN]);
 uint64_t gm_node_refusals(const gm_node_t *n, gm_refusal_t r);
 uint64_t gm_node_events(const gm_node_t *n, gm_event_t e);
+
+/*
+ * Bytes of upper-layer messages this node queued on links for channel, since
+ * it started (framing and encryption not included). Channels from
+ * GM_NODE_CHANNELS - 1 up are counted together.
+ */
+#define GM_NODE_CHANNELS 80
+uint64_t gm_node_sent_bytes(const gm_node_t *n, uint32_t channel);
 /* The first listening address ("127.0.0.1:40123"), or "" if none. */
 const char *gm_node_listen_addr(const gm_node_t *n);
 

@@ -107,6 +107,7 @@ struct gm_node {
     } control_ext[GM_OP_COUNT];
     uint64_t refusals[GM_REFUSE_COUNT];
     uint64_t events[GM_EVENT_COUNT];
+    uint64_t sent_bytes[GM_NODE_CHANNELS]; /* upper-layer bytes queued per channel */
     struct rate_slot rate[GM_RATE_SLOTS];
     uint64_t log_window_ms;
     unsigned log_lines_in_window, log_suppressed;

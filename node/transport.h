@@ -108,4 +108,25 @@ GM_MUST_CHECK int gm_mem_hub_cut(gm_mem_hub_t *hub, const char *a, const char *b
 /* Every write on the hub reaches its reader ms later (0: on the next loop turn). */
 void gm_mem_hub_set_delay(gm_mem_hub_t *hub, uint32_t ms);
 
+/*
+ * The simulator's radio: which endpoints can reach each other and how long
+ * data takes. Names are without "mem:" (a dialler's is its gm_dial_from
+ * label). Either member may be NULL.
+ *  reachable  may a and b connect now? false acts as a cut (gm_mem_hub_cut
+ *             still applies on top)
+ *  delay_ms   extra ms before len bytes written by from reach to, beside the
+ *             hub's delay; a stream stays in order (a chunk never overtakes
+ *             an earlier one), so a lost and resent packet delays what follows
+ */
+typedef struct {
+    bool (*reachable)(void *ctx, const char *a, const char *b);
+    uint32_t (*delay_ms)(void *ctx, const char *from, const char *to, size_t len);
+} gm_mem_model_t;
+
+/* model is copied; NULL clears it. */
+void gm_mem_hub_set_model(gm_mem_hub_t *hub, const gm_mem_model_t *model, void *ctx);
+
+/* Breaks every open connection the model or the cuts no longer allow (after a change). */
+void gm_mem_hub_recheck(gm_mem_hub_t *hub);
+
 #endif

@@ -34,6 +34,7 @@ struct mem_conn {
     mem_conn_t *next_pending;   /* in hub->pending */
     bool pending;
     mem_conn_t *next_dead;      /* in hub->dead, freed on the next idle turn */
+    size_t heap_at;             /* 1 + its place in hub->due_heap; 0: not there */
 };
 
 typedef struct mem_listener {
@@ -62,6 +63,11 @@ struct gm_mem_hub {
     uv_idle_t idle;
     uv_timer_t delay_timer; /* wakes the hub when delayed data falls due */
     uint32_t delay_ms;
+    gm_mem_model_t model;   /* the simulator's links; members NULL when unset */
+    void *model_ctx;
+    /* connections whose next chunk is not due yet, earliest first (a binary heap) */
+    mem_conn_t **due_heap;
+    size_t n_due, cap_due;
     unsigned open_handles;
     mem_listener_t *listeners;
     mem_dial_t *dials;
@@ -75,6 +81,9 @@ struct gm_mem_hub {
 
 static bool is_cut(const gm_mem_hub_t *hub, const char *a, const char *b)
 {
+    if (hub->model.reachable != NULL && !hub->model.reachable(hub->model_ctx, a, b)) {
+        return true;
+    }
     for (size_t i = 0; i < hub->n_cuts; i++) {
         if ((strcmp(hub->cuts[i][0], a) == 0 && strcmp(hub->cuts[i][1], b) == 0) ||
             (strcmp(hub->cuts[i][0], b) == 0 && strcmp(hub->cuts[i][1], a) == 0)) {
@@ -85,6 +94,7 @@ static bool is_cut(const gm_mem_hub_t *hub, const char *a, const char *b)
 }
 
 static void on_hub_idle(uv_idle_t *h);
+static void heap_remove(gm_mem_hub_t *hub, mem_conn_t *c);
 
 static void kick(gm_mem_hub_t *hub)
 {
@@ -117,7 +127,14 @@ static int mem_write(gm_conn_t *base, uint8_t *data, size_t len)
         return GM_ENOMEM;
     }
     *k = (chunk_t){NULL, c, data, len, uv_now(c->hub->idle.loop) + c->hub->delay_ms};
+    if (c->hub->model.delay_ms != NULL) {
+        k->due_ms += c->hub->model.delay_ms(c->hub->model_ctx, c->self, c->other, len);
+    }
     if (c->peer->inbox_tail != NULL) {
+        /* a stream: nothing overtakes what was written before it */
+        if (k->due_ms < c->peer->inbox_tail->due_ms) {
+            k->due_ms = c->peer->inbox_tail->due_ms;
+        }
         c->peer->inbox_tail->next = k;
     } else {
         c->peer->inbox = k;
@@ -151,6 +168,7 @@ static void mem_close(gm_conn_t *base)
         return;
     }
     c->closed = true;
+    heap_remove(c->hub, c);
     for (mem_conn_t **p = &c->hub->all; *p != NULL; p = &(*p)->all_next) {
         if (*p == c) {
             *p = c->all_next;
@@ -206,30 +224,120 @@ static mem_conn_t *mem_conn_new(gm_mem_hub_t *hub, const char *self, const char 
     return c;
 }
 
-/* Delivers c's inbox while it reads; then end-of-stream once the peer is gone. */
+/* ---- data not due yet: a heap of connections by the due time of their next chunk ---- */
+
+static uint64_t head_due(const mem_conn_t *c)
+{
+    return c->inbox->due_ms;
+}
+
+static void heap_place(gm_mem_hub_t *hub, size_t i, mem_conn_t *c)
+{
+    hub->due_heap[i] = c;
+    c->heap_at = i + 1;
+}
+
+/* Moves the entry at i up or down until the heap order holds again. */
+static void heap_fix(gm_mem_hub_t *hub, size_t i)
+{
+    mem_conn_t *c = hub->due_heap[i];
+
+    while (i > 0 && head_due(hub->due_heap[(i - 1) / 2]) > head_due(c)) {
+        heap_place(hub, i, hub->due_heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        uint64_t best = head_due(c);
+
+        if (l < hub->n_due && head_due(hub->due_heap[l]) < best) {
+            m = l;
+            best = head_due(hub->due_heap[l]);
+        }
+        if (l + 1 < hub->n_due && head_due(hub->due_heap[l + 1]) < best) {
+            m = l + 1;
+        }
+        if (m == i) {
+            break;
+        }
+        heap_place(hub, i, hub->due_heap[m]);
+        i = m;
+    }
+    heap_place(hub, i, c);
+}
+
+static void heap_remove(gm_mem_hub_t *hub, mem_conn_t *c)
+{
+    size_t i = c->heap_at - 1;
+
+    if (c->heap_at == 0) {
+        return;
+    }
+    c->heap_at = 0;
+    if (i < --hub->n_due) {
+        hub->due_heap[i] = hub->due_heap[hub->n_due];
+        heap_fix(hub, i);
+    }
+}
+
+/* Wakes the hub when the earliest waiting chunk falls due. */
+static void arm_delay_timer(gm_mem_hub_t *hub);
+
 static void on_delay_due(uv_timer_t *t)
 {
     gm_mem_hub_t *hub = t->data;
+    uint64_t now = uv_now(hub->idle.loop);
 
-    for (mem_conn_t *c = hub->all; c != NULL; c = c->all_next) {
-        if (c->inbox != NULL) {
-            mark_pending(c);
-        }
+    while (hub->n_due > 0 && head_due(hub->due_heap[0]) <= now) {
+        mem_conn_t *c = hub->due_heap[0];
+
+        heap_remove(hub, c);
+        mark_pending(c);
     }
+    arm_delay_timer(hub);
     kick(hub);
 }
 
-/* Data not due yet waits for the hub's timer (set to the earliest due chunk). */
+static void arm_delay_timer(gm_mem_hub_t *hub)
+{
+    uint64_t now = uv_now(hub->idle.loop), due;
+
+    if (hub->n_due == 0) {
+        uv_timer_stop(&hub->delay_timer);
+        return;
+    }
+    due = head_due(hub->due_heap[0]);
+    uv_timer_start(&hub->delay_timer, on_delay_due, due > now ? due - now : 0, 0);
+}
+
+/*
+ * Data not due yet waits in the heap for the hub's timer. If the heap cannot
+ * grow the chunk is delivered now: early, never lost.
+ */
 static bool not_due(mem_conn_t *c, const chunk_t *k)
 {
-    uint64_t now = uv_now(c->hub->idle.loop);
+    gm_mem_hub_t *hub = c->hub;
 
-    if (k->due_ms <= now) {
+    if (k->due_ms <= uv_now(hub->idle.loop)) {
         return false;
     }
-    if (!uv_is_active((uv_handle_t *)&c->hub->delay_timer) ||
-        uv_timer_get_due_in(&c->hub->delay_timer) > k->due_ms - now) {
-        uv_timer_start(&c->hub->delay_timer, on_delay_due, k->due_ms - now, 0);
+    if (c->heap_at != 0) {
+        return true;
+    }
+    if (hub->n_due == hub->cap_due) {
+        size_t cap = hub->cap_due ? 2 * hub->cap_due : 64;
+        mem_conn_t **p = realloc(hub->due_heap, cap * sizeof *p);
+
+        if (p == NULL) {
+            return false;
+        }
+        hub->due_heap = p;
+        hub->cap_due = cap;
+    }
+    heap_place(hub, hub->n_due++, c);
+    heap_fix(hub, hub->n_due - 1);
+    if (hub->due_heap[0] == c) {
+        arm_delay_timer(hub);
     }
     return true;
 }
@@ -419,6 +527,7 @@ int gm__mem_dial(gm_mem_hub_t *hub, const char *name, const char *from, gm_dial_
 /* Bytes in flight to c are lost (their writer's queue shrinks as if they were sent). */
 static void lose_inbox(mem_conn_t *c)
 {
+    heap_remove(c->hub, c);
     while (c->inbox != NULL) {
         chunk_t *k = c->inbox;
         c->inbox = k->next;
@@ -474,11 +583,7 @@ int gm_mem_hub_cut(gm_mem_hub_t *hub, const char *a, const char *b, bool cut)
         snprintf(hub->cuts[i][1], sizeof hub->cuts[i][1], "%s", b);
         hub->n_cuts++;
     }
-    for (mem_conn_t *c = hub->all; c != NULL; c = c->all_next) {
-        if (c->peer != NULL && is_cut(hub, c->self, c->other)) {
-            sever(c);
-        }
-    }
+    gm_mem_hub_recheck(hub);
     return 0;
 }
 
@@ -502,6 +607,21 @@ void gm_mem_hub_set_delay(gm_mem_hub_t *hub, uint32_t ms)
     hub->delay_ms = ms;
 }
 
+void gm_mem_hub_set_model(gm_mem_hub_t *hub, const gm_mem_model_t *model, void *ctx)
+{
+    hub->model = model != NULL ? *model : (gm_mem_model_t){0};
+    hub->model_ctx = ctx;
+}
+
+void gm_mem_hub_recheck(gm_mem_hub_t *hub)
+{
+    for (mem_conn_t *c = hub->all; c != NULL; c = c->all_next) {
+        if (c->peer != NULL && is_cut(hub, c->self, c->other)) {
+            sever(c);
+        }
+    }
+}
+
 static void on_hub_closed(uv_handle_t *h)
 {
     gm_mem_hub_t *hub = h->data;
@@ -520,6 +640,7 @@ static void on_hub_closed(uv_handle_t *h)
         hub->dead = c->next_dead;
         free_conn(c);
     }
+    free(hub->due_heap);
     free(hub);
 }
 
