@@ -216,9 +216,10 @@ void gm__mesh_on_route(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_
         return;
     }
     if (m->fwd->len > 0) {
-        /* told at the end of the turn, once the turn's other copies were judged */
+        /* Told on the next tick: the copies that come meanwhile (a flood reaches a node
+         * over several paths) are judged first, so one update carries the best route
+         * and neighbours that have it already are skipped. */
         gm_router_hold(m->router, m->fwd->origin);
-        m->route_news = true;
         m->rescan = true; /* a route may have appeared for bundles waiting in custody */
     }
 }
