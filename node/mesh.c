@@ -1004,6 +1004,11 @@ int gm_mesh_commit(gm_mesh_t *m)
     return err;
 }
 
+const char *gm_mesh_store_errmsg(const gm_mesh_t *m)
+{
+    return gm_store_errmsg(m->store);
+}
+
 const gm_router_t *gm_mesh_router(const gm_mesh_t *m)
 {
     return m->router;

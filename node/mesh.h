@@ -139,6 +139,9 @@ void gm_mesh_abort(gm_mesh_t *m);
 /* Commits the open store group now (durable on return 0). GM_EIO: the group is lost. */
 GM_MUST_CHECK int gm_mesh_commit(gm_mesh_t *m);
 
+/* The store's message for its last GM_EIO (a failed commit, say), for the log. Never NULL. */
+const char *gm_mesh_store_errmsg(const gm_mesh_t *m);
+
 /*
  * Hands the application the held bundles to group it was never given (they
  * came before it joined the group: gm_mesh_app_t.in_group said no then).

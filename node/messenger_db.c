@@ -287,6 +287,9 @@ static int make_tables(gm_messenger_t *g, gm_why_t *why)
                    version, MSGR_SCHEMA_VERSION);
         return GM_EPROTO;
     }
+    if (version == MSGR_SCHEMA_VERSION) {
+        return 0; /* nothing to write: a node restarted on a full disk still starts */
+    }
     st = gm__msgr_q(g, MQ_META_PUT);
     if (st != NULL) {
         sqlite3_bind_text(st, 1, "schema", -1, SQLITE_STATIC);
@@ -316,7 +319,8 @@ int gm__msgr_db_open(gm_messenger_t *g, gm_why_t *why)
     }
     err = make_tables(g, why);
     if (err == 0 && gm_mesh_commit(g->mesh) != 0) {
-        gm_why_set(why, "cannot write the messenger's tables: %s", sqlite3_errmsg(g->db));
+        /* the failed commit was rolled back: the connection's own message is gone by now */
+        gm_why_set(why, "cannot write the messenger's tables: %s", gm_mesh_store_errmsg(g->mesh));
         err = GM_EIO;
     }
     if (err != 0) {

@@ -194,6 +194,7 @@ static int run(uv_loop_t *loop, const char *dir, const gm_node_config_t *cfg)
     }
     if (gm_messenger_new(d.node, mesh, &msgr, &why) != 0) {
         gm_mesh_free(mesh);
+        uv_run(loop, UV_RUN_DEFAULT); /* the mesh is freed once its timer has closed */
         gm_node_free(d.node);
         return fail(why.msg);
     }

@@ -3,7 +3,7 @@
 
 GM_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GM_PACKAGES=(gcc make cmake pkg-config libsodium-dev libuv1-dev libprotobuf-c-dev
-             protobuf-c-compiler libcriterion-dev libsqlite3-dev libcjson-dev libinih-dev)
+             protobuf-c-compiler libcriterion-dev libsqlite3-dev libcjson-dev libinih-dev jq)
 
 # Installs the Debian packages in GM_PACKAGES (plus any given) that are not installed yet.
 gm_ensure_packages() {
