@@ -266,8 +266,10 @@ void gm__mesh_route_tick(gm_mesh_t *m)
     if (gm_router_announce_due(m->router, now)) {
         announce(m);
     }
-    /* expiry is in seconds at the finest: once a second reads the directory often enough */
-    if (now - m->t_route_tick >= 1000) {
+    /* A pass reads every route of every node known: a tenth of the expiry time apart
+     * (at least a second) keeps expiry within 10% and costs little in a large mesh. */
+    if (now - m->t_route_tick >= (m->cfg->route_expiry_ms > 10000 ? m->cfg->route_expiry_ms / 10
+                                                                  : 1000)) {
         m->t_route_tick = now;
         (void)gm_router_tick(m->router, now, gm_node_wall(m->node));
     }

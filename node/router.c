@@ -257,6 +257,7 @@ long gm__router_find(const gm_router_t *r, const uint8_t id[GM_ID_LEN])
 
 static void remove_dest(gm_router_t *r, size_t i)
 {
+    gm__router_set_pending(r, r->dests[i], false);
     free_dest(r->dests[i]);
     memmove(&r->dests[i], &r->dests[i + 1], (r->n_dests - i - 1) * sizeof r->dests[0]);
     r->n_dests--;
@@ -408,7 +409,7 @@ size_t gm_router_tick(gm_router_t *r, uint64_t now_ms, uint64_t wall_s)
             continue;
         }
         if (gm__router_expire(r, d, now_ms)) {
-            d->pending = true;
+            gm__router_set_pending(r, d, true);
             changed++;
         }
         i++;
@@ -600,7 +601,7 @@ static gm_router_verdict_t accept_route(gm_router_t *r, gm__dest_t *d, bool fres
                           sizeof fwd->update, &fwd->len) != 0) {
         fwd->len = 0; /* cannot happen: the bytes fitted when they came in */
     }
-    d->pending = false;
+    gm__router_set_pending(r, d, false);
     return fresh ? GM_ROUTER_ACCEPTED_NEW : GM_ROUTER_ACCEPTED_ROUTE_ONLY;
 }
 

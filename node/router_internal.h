@@ -50,6 +50,7 @@ struct gm_router {
 
     uint64_t own_seq;
     bool announced, changed;
+    size_t n_pending; /* entries with pending set: most ticks have none to look for */
     uint64_t last_announce_ms;
     uint8_t prekeys[GM_ANNOUNCE_PREKEYS_MAX];
     size_t prekeys_len;
@@ -81,6 +82,15 @@ bool gm__router_heard(gm_router_t *r, gm__dest_t *d, const uint8_t via[GM_ID_LEN
 
 /* The metric this node advertises for d: its route's if current, else the infinity. */
 uint32_t gm__router_adv_metric(const gm_router_t *r, const gm__dest_t *d);
+
+/* Sets or clears d->pending, keeping r->n_pending. */
+static inline void gm__router_set_pending(gm_router_t *r, gm__dest_t *d, bool on)
+{
+    if (d->pending != on) {
+        d->pending = on;
+        r->n_pending = on ? r->n_pending + 1 : r->n_pending - 1;
+    }
+}
 
 /* Drops d's routes not refreshed within the expiry; true if its advertised route changed. */
 bool gm__router_expire(gm_router_t *r, gm__dest_t *d, uint64_t now_ms);

@@ -223,7 +223,7 @@ size_t gm_router_link_down(gm_router_t *r, const uint8_t neighbour[GM_ID_LEN])
         remove_route(d, (size_t)k);
         r->stats.routes_lost++;
         if (reselect(r, d)) {
-            d->pending = true;
+            gm__router_set_pending(r, d, true);
             changed++;
         }
     }
@@ -252,6 +252,9 @@ int gm_router_take_pending(gm_router_t *r, uint8_t *out, size_t cap, size_t *out
 int gm_router_take_news(gm_router_t *r, size_t *cursor, uint8_t *out, size_t cap,
                         size_t *out_len, gm_router_news_t *news)
 {
+    if (r->n_pending == 0) {
+        return GM_ENOENT; /* most ticks: nothing to tell, no pass over the directory */
+    }
     for (; *cursor < r->n_dests; (*cursor)++) {
         gm__dest_t *d = r->dests[*cursor];
         int err;
@@ -261,7 +264,7 @@ int gm_router_take_news(gm_router_t *r, size_t *cursor, uint8_t *out, size_t cap
         }
         err = gm__router_encode(d->signed_ann, d->signed_len, d->adv_metric, out, cap, out_len);
         if (err == 0) {
-            d->pending = false;
+            gm__router_set_pending(r, d, false);
             memcpy(news->origin, d->body.node_id, GM_ID_LEN);
             news->seq = d->seq;
             news->metric = d->adv_metric;
@@ -279,7 +282,7 @@ void gm_router_hold(gm_router_t *r, const uint8_t origin[GM_ID_LEN])
     long i = gm__router_find(r, origin);
 
     if (i >= 0) {
-        r->dests[i]->pending = true;
+        gm__router_set_pending(r, r->dests[i], true);
     }
 }
 

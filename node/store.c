@@ -51,6 +51,7 @@ static int fail(gm_store_t *s)
     s->in_txn = false;
     s->pending = 0;
     s->n_drops = 0;
+    s->next_expiry = 0; /* rolled-back deletes may have brought expired rows back */
     if (gm__store_load_totals(s) != 0) {
         s->st.bundles = s->st.bytes = 0; /* unknown; the next call fails the same way */
     }
@@ -401,6 +402,9 @@ static int insert(gm_store_t *s, const gm_bundle_t *b, const uint8_t *data, size
     st = stmt(s, Q_SEEN_ADD);
     bind_id(st, 1, b->id);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)(expires + GM_STORE_SKEW_SECONDS));
+    if (expires < s->next_expiry) {
+        s->next_expiry = expires; /* the bundle goes first; its seen row later */
+    }
     return run(s, st);
 }
 
@@ -775,6 +779,22 @@ int gm_store_ids(gm_store_t *s, const uint8_t *after, size_t limit, uint8_t (*ou
 
 /* ---- expiry ---- */
 
+/* The earliest expiry left in the store (UINT64_MAX when empty). */
+static int load_next_expiry(gm_store_t *s)
+{
+    sqlite3_stmt *st = stmt(s, Q_NEXT_EXPIRY);
+    int rc = sqlite3_step(st);
+
+    if (rc != SQLITE_ROW) {
+        return GM_EIO;
+    }
+    s->next_expiry = sqlite3_column_type(st, 0) == SQLITE_NULL
+                         ? UINT64_MAX
+                         : (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return 0;
+}
+
 static int collect_expired(gm_store_t *s, sqlite3_int64 now)
 {
     sqlite3_stmt *st = stmt(s, Q_EXPIRED);
@@ -801,6 +821,12 @@ int gm_store_expire(gm_store_t *s, uint64_t now, size_t *n)
     int err;
 
     assert(!s->in_cb && now < NOW_MAX);
+    if (now < s->next_expiry) {
+        if (n != NULL) {
+            *n = 0;
+        }
+        return 0; /* nothing can have expired yet: no transaction, no scan */
+    }
     err = begin(s);
     if (err == 0) {
         err = collect_expired(s, (sqlite3_int64)now);
@@ -818,7 +844,7 @@ int gm_store_expire(gm_store_t *s, uint64_t now, size_t *n)
     if (run(s, st) != 0) {
         return GM_EIO;
     }
-    if (gm__store_load_totals(s) != 0) {
+    if (gm__store_load_totals(s) != 0 || load_next_expiry(s) != 0) {
         return fail(s);
     }
     count = s->n_drops;

@@ -87,6 +87,8 @@ const char *const gm__store_sql[Q_COUNT] = {
     [Q_EACH_ALL] = "SELECT data FROM bundle ORDER BY prio, seq LIMIT ?1",
     [Q_EACH_DST] = "SELECT data FROM bundle WHERE dst_kind = ?1 AND dst = ?2"
                    " ORDER BY prio, seq LIMIT ?3",
+    [Q_NEXT_EXPIRY] = "SELECT MIN(e) FROM (SELECT MIN(expires) AS e FROM bundle"
+                       " UNION ALL SELECT MIN(expires) FROM seen)",
     [Q_EACH_KIND] = "SELECT data FROM bundle WHERE dst_kind = ?1 ORDER BY prio, seq LIMIT ?2",
     [Q_IDS] = "SELECT id FROM bundle WHERE id > ?1 ORDER BY id LIMIT ?2",
     [Q_EXPIRED] = "SELECT data FROM bundle WHERE expires <= ?1",

@@ -32,6 +32,7 @@ typedef enum {
     Q_EACH_ALL,
     Q_EACH_DST,
     Q_EACH_KIND,
+    Q_NEXT_EXPIRY,
     Q_IDS,
     Q_EXPIRED,
     Q_EXPIRE,
@@ -56,6 +57,9 @@ struct gm_store {
     void *lost_ctx;
     gm_store_stats_t st;
     char errmsg[256];
+    /* no bundle or seen id expires before this (0: unknown); an expiry pass before it
+     * would find nothing, so gm_store_expire skips it */
+    uint64_t next_expiry;
 };
 
 /* The SQL of each statement, indexed by gm__store_query_t. */

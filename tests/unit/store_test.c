@@ -316,6 +316,37 @@ Test(store, expiry_reports_and_drops_bundles_then_forgets_their_ids_after_the_sk
     cr_assert(held(2));
 }
 
+/* Passes are skipped until something can expire; a put that expires sooner, or an expiry
+ * rolled back, is never missed. */
+Test(store, expiry_skips_empty_passes_but_misses_nothing)
+{
+    gm_test_bundle_t t;
+    uint64_t gen;
+    size_t n;
+
+    open_units(100, 100);
+    gm_test_bundle(&t, 1, A, GM_PRIO_NORMAL, BODY);
+    t.b.lifetime = 3 * GM_TEST_LIFETIME;
+    gm_test_bundle_encode(&t);
+    cr_assert_eq(gm_store_put(store, &t.b, t.enc, t.len, NOW, &gen), 0);
+    cr_assert_geq(gm_store_commit(store), 0);
+    cr_assert_eq(gm_store_expire(store, NOW + 1, &n), 0); /* learns the earliest expiry */
+    cr_assert_eq(n, 0);
+    cr_assert_eq(put(2, B, GM_PRIO_NORMAL), 0); /* expires sooner than bundle 1 */
+    cr_assert_geq(gm_store_commit(store), 0);
+    cr_assert_eq(gm_store_expire(store, NOW + GM_TEST_LIFETIME, &n), 0);
+    cr_assert_eq(n, 1, "the later put's earlier expiry was missed");
+    gm_store_abort(store); /* the expiry is rolled back: bundle 2 is held again */
+    cr_assert(held(2));
+    cr_assert_eq(gm_store_expire(store, NOW + GM_TEST_LIFETIME + 1, &n), 0);
+    cr_assert_eq(n, 1, "an expiry rolled back was not done again");
+    cr_assert_geq(gm_store_commit(store), 0);
+    cr_assert_not(held(2));
+    cr_assert(held(1));
+    cr_assert_eq(gm_store_expire(store, NOW + 3 * GM_TEST_LIFETIME, &n), 0);
+    cr_assert_eq(n, 1);
+}
+
 /* ---- quotas and eviction ---- */
 
 Test(store, bundle_over_max_bundle_is_refused)

@@ -264,8 +264,8 @@ int sim_scenario_load(sim_scenario_t *s, const char *path, gm_why_t *why)
         gm_why_set(why, "%s:%d: %s", path, line, c.error[0] ? c.error : "syntax error");
         return GM_EPROTO;
     }
-    if (s->traffic_stop_s > s->duration_s ||
-        s->traffic_start_s + s->group_delay_s > s->traffic_stop_s) {
+    if (s->traffic_stop_s > s->duration_s || s->traffic_start_s > s->traffic_stop_s ||
+        (s->groups > 0 && s->traffic_start_s + s->group_delay_s > s->traffic_stop_s)) {
         gm_why_set(why, "%s: need traffic start_s + group_delay_s <= stop_s <= sim duration_s",
                    path);
         return GM_EPROTO;
