@@ -266,10 +266,12 @@ void gm__mesh_route_tick(gm_mesh_t *m)
     if (gm_router_announce_due(m->router, now)) {
         announce(m);
     }
-    /* A pass reads every route of every node known: a tenth of the expiry time apart
-     * (at least a second) keeps expiry within 10% and costs little in a large mesh. */
-    if (now - m->t_route_tick >= (m->cfg->route_expiry_ms > 10000 ? m->cfg->route_expiry_ms / 10
-                                                                  : 1000)) {
+    /* A pass reads every route of every node known: a tenth of the expiry time apart,
+     * between 1 and 10 s (it also drops nodes whose certificate lapsed). */
+    uint64_t every = m->cfg->route_expiry_ms / 10;
+
+    every = every < 1000 ? 1000 : every > 10000 ? 10000 : every;
+    if (now - m->t_route_tick >= every) {
         m->t_route_tick = now;
         (void)gm_router_tick(m->router, now, gm_node_wall(m->node));
     }

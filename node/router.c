@@ -72,7 +72,10 @@ int gm_router_new(const gm_node_keys_t *keys, const gm_cert_t *own, const gm_tru
     }
     r->neighbours = calloc(cfg->max_neighbours, sizeof *r->neighbours);
     r->dests = calloc(cfg->max_nodes, sizeof *r->dests);
-    if (r->neighbours == NULL || r->dests == NULL) {
+    for (r->sig_mask = 15; r->sig_mask < cfg->max_nodes / 2; r->sig_mask = 2 * r->sig_mask + 1) {
+    }
+    r->sig_index = calloc(r->sig_mask + 1, sizeof *r->sig_index);
+    if (r->neighbours == NULL || r->dests == NULL || r->sig_index == NULL) {
         gm_router_free(r);
         return GM_ENOMEM;
     }
@@ -100,6 +103,7 @@ void gm_router_free(gm_router_t *r)
         free_dest(r->dests[i]);
     }
     free(r->dests);
+    free(r->sig_index);
     free(r->neighbours);
     free(r);
 }
@@ -255,8 +259,49 @@ long gm__router_find(const gm_router_t *r, const uint8_t id[GM_ID_LEN])
     return find_at(r, id, &at) ? (long)at : -1;
 }
 
+static bool same_bytes(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+    return a_len == b_len && memcmp(a, b, a_len) == 0;
+}
+
+static uint64_t sig_key(const uint8_t signature[GM_SIG_LEN])
+{
+    uint64_t k;
+
+    memcpy(&k, signature, sizeof k);
+    return k;
+}
+
+static void sig_unlink(gm_router_t *r, gm__dest_t *d)
+{
+    for (gm__dest_t **p = &r->sig_index[d->sig_key & r->sig_mask]; *p != NULL;
+         p = (gm__dest_t **)&(*p)->sig_next) {
+        if (*p == d) {
+            *p = d->sig_next;
+            return;
+        }
+    }
+}
+
+/* The entry whose verified announcement has these bytes (and this signature), or NULL. */
+static gm__dest_t *find_by_signature(const gm_router_t *r, const uint8_t signature[GM_SIG_LEN],
+                                     const uint8_t *ann, size_t len)
+{
+    uint64_t k = sig_key(signature);
+
+    for (gm__dest_t *d = r->sig_index[k & r->sig_mask]; d != NULL; d = d->sig_next) {
+        if (d->sig_key == k && same_bytes(ann, len, d->signed_ann, d->signed_len)) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
 static void remove_dest(gm_router_t *r, size_t i)
 {
+    if (r->dests[i]->blob != NULL) {
+        sig_unlink(r, r->dests[i]);
+    }
     gm__router_set_pending(r, r->dests[i], false);
     free_dest(r->dests[i]);
     memmove(&r->dests[i], &r->dests[i + 1], (r->n_dests - i - 1) * sizeof r->dests[0]);
@@ -298,6 +343,7 @@ static gm__dest_t *add_dest(gm_router_t *r, const uint8_t id[GM_ID_LEN])
     }
     d = calloc(1, sizeof *d);
     if (d == NULL) {
+        r->stats.no_memory++;
         return NULL;
     }
     memcpy(d->body.node_id, id, GM_ID_LEN);
@@ -326,6 +372,9 @@ static int store_announcement(gm_router_t *r, gm__dest_t *d)
     memcpy(blob, u->announcement, u->announcement_len);
     memcpy(blob + u->announcement_len, a->cert, a->cert_len);
     memcpy(blob + u->announcement_len + a->cert_len, a->prekeys, a->prekeys_len);
+    if (d->blob != NULL) {
+        sig_unlink(r, d);
+    }
     free(d->blob);
     d->blob = blob;
     d->signed_ann = blob;
@@ -338,6 +387,9 @@ static int store_announcement(gm_router_t *r, gm__dest_t *d)
     memcpy(d->signer, r->scratch.cert.signer, GM_ID_LEN);
     d->seq = a->seq;
     d->time = a->time;
+    d->sig_key = sig_key(r->scratch.s.signature);
+    d->sig_next = r->sig_index[d->sig_key & r->sig_mask];
+    r->sig_index[d->sig_key & r->sig_mask] = d;
     return 0;
 }
 
@@ -454,17 +506,14 @@ static gm_router_verdict_t verdict_of_cert(gm_cert_verdict_t v)
     }
 }
 
-/* RouteUpdate -> SignedAnnouncement -> Announcement, into r->scratch. */
-static int decode_layers(gm_router_t *r, const uint8_t *buf, size_t len)
+/* RouteUpdate -> SignedAnnouncement, into r->scratch; the body stays bytes. */
+static int decode_outer(gm_router_t *r, const uint8_t *buf, size_t len)
 {
     int err = gm_wire_route_update_decode(buf, len, &r->scratch.u);
 
     if (err == 0) {
         err = gm_wire_announce_signed_decode(r->scratch.u.announcement,
                                              r->scratch.u.announcement_len, &r->scratch.s);
-    }
-    if (err == 0) {
-        err = gm_wire_announce_decode(r->scratch.s.body, r->scratch.s.body_len, &r->scratch.a);
     }
     return err;
 }
@@ -476,10 +525,6 @@ static bool verify_with(const gm_router_t *r, const uint8_t sign_pk[GM_KEY_LEN])
     return gm_sign_verify(sign_pk, GM_ROUTER_CTX, s->body, s->body_len, s->signature) == 0;
 }
 
-static bool same_bytes(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
-{
-    return a_len == b_len && memcmp(a, b, a_len) == 0;
-}
 
 /*
  * This node's id in a verified certificate. Signed by this node: an echo of
@@ -593,7 +638,7 @@ static gm_router_verdict_t accept_route(gm_router_t *r, gm__dest_t *d, bool fres
         metric = 1;
     }
     d->heard_ms = now_ms;
-    changed = gm__router_heard(r, d, neighbour, r->scratch.a.seq, metric, now_ms);
+    changed = gm__router_heard(r, d, neighbour, d->seq, metric, now_ms); /* = the update's */
     if (!fresh && !changed) {
         return GM_ROUTER_DUPLICATE;
     }
@@ -656,13 +701,14 @@ static gm_router_verdict_t judge(gm_router_t *r, const uint8_t neighbour[GM_ID_L
                                  gm_router_forward_t *fwd)
 {
     const gm_route_update_t *u = &r->scratch.u;
+    const gm__dest_t *d;
     gm_router_verdict_t v;
     long i;
 
     if (!gm__router_is_neighbour(r, neighbour)) {
         return GM_ROUTER_NO_LINK;
     }
-    if (decode_layers(r, buf, len) != 0) {
+    if (decode_outer(r, buf, len) != 0) {
         return GM_ROUTER_MALFORMED;
     }
     if (same_bytes(u->announcement, u->announcement_len, r->own_signed, r->own_signed_len)) {
@@ -670,14 +716,18 @@ static gm_router_verdict_t judge(gm_router_t *r, const uint8_t neighbour[GM_ID_L
         fwd->seq = r->own_seq;
         return GM_ROUTER_DUPLICATE; /* our latest announcement, back from the flood */
     }
-    /* Only to find the entry: the bytes are trusted only if they equal verified ones. */
+    /* Bytes identical to a verified announcement: most updates of a flood. */
+    d = find_by_signature(r, r->scratch.s.signature, u->announcement, u->announcement_len);
+    if (d != NULL) {
+        return judge_known(r, gm__router_find(r, d->body.node_id), neighbour, now_ms, wall_s, fwd);
+    }
+    if (gm_wire_announce_decode(r->scratch.s.body, r->scratch.s.body_len, &r->scratch.a) != 0) {
+        return GM_ROUTER_MALFORMED;
+    }
+    /* Only to find the entry: its certificate is trusted only if its bytes are the same. */
     i = -1;
     if (gm_cert_decode(r->scratch.a.cert, r->scratch.a.cert_len, &r->scratch.cert) == 0) {
         i = gm__router_find(r, r->scratch.cert.body.node_id);
-        if (i >= 0 && same_bytes(u->announcement, u->announcement_len, r->dests[i]->signed_ann,
-                                 r->dests[i]->signed_len)) {
-            return judge_known(r, i, neighbour, now_ms, wall_s, fwd);
-        }
     }
     v = judge_new(r, neighbour, i, wall_s, fwd);
     if (v != GM_ROUTER_ACCEPTED_NEW) {

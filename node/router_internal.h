@@ -38,6 +38,8 @@ typedef struct {
     uint32_t adv_metric;
     bool pending; /* the advertised route changed and no update went out yet */
     uint64_t told_seq; /* the newest number any neighbour was sent an update for */
+    uint64_t sig_key;  /* the announcement's signature's first 8 bytes: its key in sig_index */
+    void *sig_next;    /* the next entry with the same key bucket */
     size_t n_routes, cap_routes;
     gm__route_t *routes; /* malloc'd: one per neighbour that offered a route */
 } gm__dest_t;
@@ -60,6 +62,10 @@ struct gm_router {
     uint8_t (*neighbours)[GM_ID_LEN]; /* malloc'd, max_neighbours */
     size_t n_neighbours;
     gm__dest_t **dests; /* malloc'd, max_nodes, in node id order */
+    /* entries by their announcement's signature: a copy of a known announcement (most
+     * updates in a flood) is found without decoding its certificate */
+    gm__dest_t **sig_index;
+    size_t sig_mask;
     size_t n_dests;
     gm_router_stats_t stats;
 

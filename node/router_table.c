@@ -136,7 +136,9 @@ bool gm__router_heard(gm_router_t *r, gm__dest_t *d, const uint8_t via[GM_ID_LEN
 
             if (p == NULL) {
                 r->stats.no_memory++;
-                return false;
+                /* not recorded, but d->seq may have moved on: reselect, so that what we
+                 * advertise is never a finite metric for a number we have no route for */
+                return reselect(r, d);
             }
             d->routes = p;
             d->cap_routes = cap;

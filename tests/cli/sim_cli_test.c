@@ -72,16 +72,26 @@ static void expect_all_delivered(const cJSON *doc)
     }
 }
 
-Test(sim_cli, chain_with_cut_and_crash_delivers_everything_once, .timeout = 300)
+/* Runs an example scenario; it must succeed and deliver everything once. The report. */
+static cJSON *run_example(const char *name)
 {
     static run_t r;
+    char args[512];
     cJSON *doc;
 
-    run(&r, "--quiet --json " SCENARIOS "/chain.ini");
+    snprintf(args, sizeof args, "--quiet --json %s/%s.ini", SCENARIOS, name);
+    run(&r, args);
     cr_assert_eq(r.status, 0, "gm-sim failed (%d):\n%s\n%s", r.status, r.err, r.out);
     doc = cJSON_Parse(r.out);
     cr_assert_not_null(doc, "not JSON:\n%s", r.out);
     expect_all_delivered(doc);
+    return doc;
+}
+
+Test(sim_cli, chain_with_cut_and_crash_delivers_everything_once, .timeout = 300)
+{
+    cJSON *doc = run_example("chain");
+
     cr_expect_eq(num(doc, "nodes", NULL, NULL), 10);
     cr_expect_gt(num(doc, "bytes", "on_air", NULL), 0);
     cr_expect_gt(num(doc, "bytes", "announcements", NULL), 0);
@@ -93,14 +103,8 @@ Test(sim_cli, chain_with_cut_and_crash_delivers_everything_once, .timeout = 300)
 
 Test(sim_cli, clusters_joined_by_a_vehicle_deliver_everything_once, .timeout = 300)
 {
-    static run_t r;
-    cJSON *doc;
+    cJSON *doc = run_example("clusters");
 
-    run(&r, "--quiet --json " SCENARIOS "/clusters.ini");
-    cr_assert_eq(r.status, 0, "gm-sim failed (%d):\n%s\n%s", r.status, r.err, r.out);
-    doc = cJSON_Parse(r.out);
-    cr_assert_not_null(doc, "not JSON:\n%s", r.out);
-    expect_all_delivered(doc);
     cr_expect_gt(num(doc, "convergence", "changes", NULL), 3, "the vehicle never moved");
     cJSON_Delete(doc);
 }

@@ -91,6 +91,22 @@ static bool parse_topology(const char *v, sim_topo_t *out)
     return false;
 }
 
+typedef struct {
+    const char *key;
+    uint32_t *p, min, max;
+} u32_key_t;
+
+/* Sets the table's key k to v; false for another key or a value out of range. */
+static bool set_u32(const u32_key_t *keys, size_t n, const char *k, const char *v)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(k, keys[i].key) == 0) {
+            return parse_u32(v, keys[i].max, keys[i].p) && *keys[i].p >= keys[i].min;
+        }
+    }
+    return false;
+}
+
 /* "SECONDS ACTION ARGS" */
 static bool parse_event(sim_scenario_t *s, const char *v)
 {
@@ -147,10 +163,7 @@ static bool set_sim(sim_scenario_t *s, const char *k, const char *v)
     if (strcmp(k, "radius") == 0) {
         return parse_double(v, 0.001, 1.5, &s->radius);
     }
-    struct {
-        const char *key;
-        uint32_t *p, min, max;
-    } u[] = {
+    const u32_key_t u[] = {
         {"duration_s", &s->duration_s, 1, 30 * 86400},
         {"nodes", &s->nodes, 2, SIM_MAX_NODES},
         {"max_links", &s->max_links, 1, GM_MAX_ADDRS},
@@ -159,12 +172,7 @@ static bool set_sim(sim_scenario_t *s, const char *k, const char *v)
         {"dwell_s", &s->dwell_s, 1, 86400},
         {"travel_s", &s->travel_s, 0, 86400},
     };
-    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
-        if (strcmp(k, u[i].key) == 0) {
-            return parse_u32(v, u[i].max, u[i].p) && *u[i].p >= u[i].min;
-        }
-    }
-    return false;
+    return set_u32(u, sizeof u / sizeof u[0], k, v);
 }
 
 static bool set_radio(sim_scenario_t *s, const char *k, const char *v)
@@ -196,10 +204,7 @@ static bool set_traffic(sim_scenario_t *s, const char *k, const char *v)
         s->positions_to_all = strcmp(v, "all") == 0;
         return s->positions_to_all || strcmp(v, "group") == 0;
     }
-    struct {
-        const char *key;
-        uint32_t *p, min, max;
-    } u[] = {
+    const u32_key_t u[] = {
         {"start_s", &s->traffic_start_s, 0, 30 * 86400},
         {"stop_s", &s->traffic_stop_s, 0, 30 * 86400},
         {"groups", &s->groups, 0, SIM_MAX_GROUPS},
@@ -209,12 +214,7 @@ static bool set_traffic(sim_scenario_t *s, const char *k, const char *v)
         {"position_every_s", &s->position_every_s, 1, 86400},
         {"alerts", &s->alerts, 0, 10000},
     };
-    for (size_t i = 0; i < sizeof u / sizeof u[0]; i++) {
-        if (strcmp(k, u[i].key) == 0) {
-            return parse_u32(v, u[i].max, u[i].p) && *u[i].p >= u[i].min;
-        }
-    }
-    return false;
+    return set_u32(u, sizeof u / sizeof u[0], k, v);
 }
 
 static int on_ini(void *user, const char *section, const char *key, const char *value)

@@ -44,7 +44,6 @@ typedef struct {
     uint32_t owner;
     uint32_t members[SIM_MAX_GROUP_SIZE];
     size_t n;
-    bool created;
 } group_t;
 
 struct sim_traffic {
@@ -54,6 +53,7 @@ struct sim_traffic {
     action_t *actions;
     size_t n_actions, next;
     group_t groups[SIM_MAX_GROUPS];
+    bool groups_made; /* tried, once: a refusal counts as a group message not sent */
     msg_t *msgs;
     size_t n_msgs, cap_msgs;
     uint32_t *index; /* open addressing: msg index + 1 by message id; 0 empty */
@@ -273,15 +273,14 @@ static void settle(sim_traffic_t *t, const sim_node_t *crashed);
 /* ---- sending ---- */
 
 /* Asks sender's messenger; on a refusal the reason goes to the class's first_refusal. */
-static int call(sim_traffic_t *t, sim_node_t *from, const gm_messenger_request_t *req,
-                sim_class_stats_t *st, uint8_t msg_id[GM_ID_LEN])
+static int call(sim_node_t *from, const gm_messenger_request_t *req, sim_class_stats_t *st,
+                uint8_t msg_id[GM_ID_LEN])
 {
     uint8_t buf[4096], *ans = NULL;
     size_t len, ans_len;
     gm_messenger_response_t r;
     int err = gm_wire_messenger_request_encode(req, buf, sizeof buf, &len);
 
-    (void)t;
     err = err == 0 ? gm_messenger_call(from->msgr, buf, len, &ans, &ans_len) : err;
     err = err == 0 ? gm_wire_messenger_response_decode(ans, ans_len, &r) : err;
     free(ans);
@@ -297,7 +296,7 @@ static int call(sim_traffic_t *t, sim_node_t *from, const gm_messenger_request_t
         memcpy(msg_id, r.msg_id, GM_ID_LEN);
     }
     gm_messenger_response_free(&r);
-    return err != 0 ? err : 0;
+    return err;
 }
 
 static void create_groups(sim_traffic_t *t)
@@ -314,7 +313,9 @@ static void create_groups(sim_traffic_t *t)
         }
         gm_messenger_request_t req = {.op = GM_MESSENGER_OP_GROUP_CREATE, .group = name,
                                       .members = members, .n_members = gr->n - 1};
-        gr->created = owner->up && call(t, owner, &req, &t->st[CLASS_GROUP], NULL) == 0;
+        if (!owner->up || call(owner, &req, &t->st[CLASS_GROUP], NULL) != 0) {
+            t->st[CLASS_GROUP].refused++;
+        }
     }
 }
 
@@ -392,7 +393,7 @@ static void send_one(sim_traffic_t *t, const action_t *a, uint64_t now)
         req.lon = -0.1 + from->x / 100;
         req.accuracy = 5;
     }
-    if (call(t, from, &req, st, id) != 0) {
+    if (call(from, &req, st, id) != 0) {
         st->refused++;
     } else if (track(t, a, id, now) != 0) {
         st->refused++; /* out of memory: not followed */
@@ -403,9 +404,10 @@ void sim_traffic_step(sim_traffic_t *t, uint64_t now_ms)
 {
     uint64_t since = now_ms - sim_world_start_ms(t->w);
 
-    if (!t->groups[0].created && t->sc->groups > 0 && since >= (uint64_t)t->sc->traffic_start_s * 1000) {
+    if (!t->groups_made && t->sc->groups > 0 &&
+        since >= (uint64_t)t->sc->traffic_start_s * 1000) {
         create_groups(t);
-        t->groups[0].created = true; /* tried once; refusals are counted */
+        t->groups_made = true;
     }
     if (t->n_unconfirmed > 4096) {
         settle(t, NULL);
@@ -420,7 +422,7 @@ uint64_t sim_traffic_next_ms(const sim_traffic_t *t)
 {
     uint64_t start = sim_world_start_ms(t->w);
 
-    if (t->sc->groups > 0 && !t->groups[0].created) {
+    if (t->sc->groups > 0 && !t->groups_made) {
         return start + (uint64_t)t->sc->traffic_start_s * 1000;
     }
     return t->next < t->n_actions ? start + t->actions[t->next].at_ms : UINT64_MAX;

@@ -204,8 +204,11 @@ static void node_stop(sim_world_t *w, sim_node_t *n, bool crash)
     }
     n->stopping = true;
     gm_node_stop(n->node, on_stopped, n);
-    while (n->stopping) {
+    for (unsigned turns = 1; n->stopping; turns++) {
         uv_run(w->loop, UV_RUN_NOWAIT);
+        if (turns % 1000 == 0) { /* closing waits for a timer: let simulated time pass */
+            sim_clock_set_ms(sim_clock_ms() + 10);
+        }
     }
     n->up = false;
     gm_messenger_free(n->msgr);
