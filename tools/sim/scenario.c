@@ -150,12 +150,14 @@ static bool parse_event(sim_scenario_t *s, const char *v)
 
 static bool set_sim(sim_scenario_t *s, const char *k, const char *v)
 {
-    uint32_t seed32;
+    uint32_t seed32 = 0;
 
     if (strcmp(k, "seed") == 0) {
-        bool ok = parse_u32(v, UINT32_MAX, &seed32);
+        if (!parse_u32(v, UINT32_MAX, &seed32)) {
+            return false;
+        }
         s->seed = seed32;
-        return ok;
+        return true;
     }
     if (strcmp(k, "topology") == 0) {
         return parse_topology(v, &s->topo);
