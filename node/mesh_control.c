@@ -71,6 +71,7 @@ static void fill_counters(const gm_mesh_t *m, gm_mesh_response_t *r)
         {"duplicates", s.duplicates},
         {"expired_own", s.expired_own},
         {"acks_sent", s.acks_sent},
+        {"routes_deferred", s.routes_deferred},
         {"acks_received", s.acks_received},
         {"sync_filters_sent", s.sync_filters_sent},
         {"sync_bytes_sent", s.sync_bytes_sent},

@@ -51,8 +51,8 @@ static void save_seq(gm_mesh_t *m, uint64_t seq)
 
 /* ---- sending updates ---- */
 
-static void send_ctl(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], uint32_t channel,
-                     const uint8_t *data, size_t len)
+static int send_ctl(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], uint32_t channel,
+                    const uint8_t *data, size_t len)
 {
     int err = gm_node_send_control(m->node, peer, channel, data, len);
 
@@ -60,6 +60,18 @@ static void send_ctl(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], uint32_t chann
         gm_node_log(m->node, GM_LOG_DEBUG, "mesh: control message on channel %u not sent: %s",
                     channel, gm_strerror(err));
     }
+    return err;
+}
+
+/*
+ * A route update a full link refused is not dropped: it is held again and
+ * goes out (to every neighbour) on a later tick, or a node could miss a route,
+ * or keep one that was retracted, until the origin's next announcement.
+ */
+static void defer_route(gm_mesh_t *m, const uint8_t origin[GM_ID_LEN])
+{
+    gm_router_hold(m->router, origin);
+    m->stats.routes_deferred++;
 }
 
 struct flood {
@@ -91,14 +103,16 @@ struct news {
     gm_mesh_t *m;
     const gm_router_news_t *news;
     size_t len;
+    bool refused;
 };
 
 static void send_news(void *ctx, const uint8_t peer[GM_ID_LEN])
 {
     struct news *n = ctx;
 
-    if (gm_router_is_news(n->m->router, n->news, peer)) {
-        send_ctl(n->m, peer, GM_CH_ROUTE, n->m->frame, n->len);
+    if (gm_router_is_news(n->m->router, n->news, peer) &&
+        send_ctl(n->m, peer, GM_CH_ROUTE, n->m->frame, n->len) == GM_ELIMIT) {
+        n->refused = true;
     }
 }
 
@@ -109,12 +123,16 @@ static void send_news(void *ctx, const uint8_t peer[GM_ID_LEN])
 static void flood_pending(gm_mesh_t *m)
 {
     gm_router_news_t news;
-    struct news n = {m, &news, 0};
+    struct news n = {m, &news, 0, false};
     size_t cursor = 0;
 
     while (gm_router_take_news(m->router, &cursor, m->frame, GM_MESH_FRAME_MAX, &n.len, &news) ==
            0) {
+        n.refused = false;
         gm_node_each_peer(m->node, send_news, &n);
+        if (n.refused) {
+            defer_route(m, news.origin);
+        }
         m->rescan = true;
     }
 }
@@ -240,7 +258,12 @@ void gm__mesh_route_link_up(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
     for (size_t i = 0; gm_router_encode_route(m->router, i, m->frame, GM_MESH_FRAME_MAX,
                                               &len) == 0;
          i++) {
-        send_ctl(m, peer, GM_CH_ROUTE, m->frame, len);
+        gm_route_info_t ri;
+
+        if (send_ctl(m, peer, GM_CH_ROUTE, m->frame, len) == GM_ELIMIT &&
+            gm_router_route_at(m->router, i, 0, &ri) == 0) {
+            defer_route(m, ri.dest); /* the link's queue is full: on a later tick */
+        }
     }
 }
 

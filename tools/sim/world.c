@@ -539,6 +539,9 @@ void sim_world_stats(sim_world_t *w, sim_world_stats_t *out)
             }
             out->link_downs += gm_node_events(n->node, GM_EVENT_LINK_DOWN);
             out->announcements += rs.announcements;
+            gm_mesh_stats_t ms;
+            gm_mesh_stats(n->mesh, &ms);
+            out->routes_deferred += ms.routes_deferred;
         }
         out->store_peak_bundles = n->store_peak_bundles > out->store_peak_bundles
                                       ? n->store_peak_bundles
