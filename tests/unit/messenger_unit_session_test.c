@@ -355,7 +355,7 @@ static void newest_inbox_id(size_t i, uint8_t id[GM_ID_LEN])
  * More long texts than one control answer holds: `inbox` still answers,
  * with the newest arrivals that fit, the very newest last.
  */
-Test(messenger, an_inbox_of_long_texts_lists_the_newest_that_fit, .timeout = 300)
+Test(messenger, an_inbox_of_long_texts_lists_the_newest_that_fit)
 {
     size_t r, a, b, wait[2];
     char *text = malloc(GM_E2E_TEXT_MAX + 1);

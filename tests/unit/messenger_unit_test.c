@@ -32,7 +32,7 @@ void mu_teardown(void)
     mu_n_captured = 0;
 }
 
-TestSuite(messenger, .init = mu_setup, .fini = mu_teardown, .timeout = 90);
+TestSuite(messenger, .init = mu_setup, .fini = mu_teardown, .timeout = 300);
 
 /* ---- nodes ---- */
 
