@@ -1502,35 +1502,6 @@ static int sync_run(const opts_t *o, const char *base, size_t run, sync_run_t *o
 
 /* ============ statistics and output ============ */
 
-typedef struct {
-    double median, min, max;
-} stat_t;
-
-static stat_t stat_of(const double *v, size_t n)
-{
-    double s[MAX_RUNS];
-    stat_t r;
-
-    memcpy(s, v, n * sizeof *v);
-    qsort(s, n, sizeof *s, bench_cmp_double);
-    r.min = s[0];
-    r.max = s[n - 1];
-    r.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2.0;
-    return r;
-}
-
-/* "name": {"median": m, "min": a, "max": z, "runs": [...]} */
-static void json_stat(const char *name, const double *v, size_t n, int prec, bool last)
-{
-    stat_t s = stat_of(v, n);
-
-    printf("    \"%s\": {\"median\": %.*f, \"min\": %.*f, \"max\": %.*f, \"runs\": [", name, prec,
-           s.median, prec, s.min, prec, s.max);
-    for (size_t i = 0; i < n; i++) {
-        printf("%s%.*f", i ? ", " : "", prec, v[i]);
-    }
-    printf("]}%s\n", last ? "" : ",");
-}
 
 typedef struct {
     const char *name, *label;
@@ -1664,7 +1635,7 @@ static void fill_series(const opts_t *o, const results_t *r)
 static void json_group(const series_t *s, size_t k, size_t runs)
 {
     for (size_t i = 0; i < k; i++) {
-        json_stat(s[i].name, s[i].v, runs, s[i].prec, i + 1 == k);
+        bench_print_json_stat(s[i].name, s[i].v, runs, s[i].prec, i + 1 == k);
     }
 }
 
@@ -1709,7 +1680,7 @@ static void text_group(const char *title, const series_t *s, size_t k, size_t ru
 {
     printf("%s\n", title);
     for (size_t i = 0; i < k; i++) {
-        stat_t st = stat_of(s[i].v, runs);
+        bench_stat_t st = bench_stat(s[i].v, runs);
         printf("  %-40s %14.*f  (%.*f - %.*f)\n", s[i].label, s[i].prec, st.median, s[i].prec,
                st.min, s[i].prec, st.max);
     }
@@ -1725,7 +1696,7 @@ static void print_text(const opts_t *o, const results_t *r)
                  o->bundles, BODY_LEN, o->runs);
         text_group(t, tseries, N_TSERIES, o->runs);
         printf("  aim >= 100,000 bundles/s: %s\n",
-               stat_of(tseries[T_RATE].v, o->runs).median >= 100000 ? "met" : "not met");
+               bench_stat(tseries[T_RATE].v, o->runs).median >= 100000 ? "met" : "not met");
     }
     if (o->lat) {
         char t[160];

@@ -202,7 +202,7 @@ bool gm__mesh_in_group(gm_mesh_t *m, const uint8_t group[GM_ID_LEN])
 bool gm__mesh_source_revoked(gm_mesh_t *m, const uint8_t src[GM_ID_LEN])
 {
     const gm_trust_t *t = gm_node_trust(m->node);
-    gm_router_node_t node;
+    gm_cert_body_t body;
     const gm_crl_t *crl;
 
     /* by node id in every list held: the router forgets a node once it is revoked */
@@ -214,11 +214,11 @@ bool gm__mesh_source_revoked(gm_mesh_t *m, const uint8_t src[GM_ID_LEN])
         }
     }
     /* by serial, for a node still in the directory */
-    if (gm_router_lookup(m->router, src, &node) != 0) {
+    if (gm_router_cert_body(m->router, src, &body) != 0) {
         return false;
     }
-    crl = gm_trust_find_crl(t, node.cert.body.org_id);
-    return crl != NULL && gm_crl_revokes(crl, &node.cert.body);
+    crl = gm_trust_find_crl(t, body.org_id);
+    return crl != NULL && gm_crl_revokes(crl, &body);
 }
 
 void gm__mesh_on_route(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], const uint8_t *data,

@@ -215,11 +215,11 @@ int gm__msgr_sender_check(gm_messenger_t *g, const uint8_t id[GM_ID_LEN])
 void gm__msgr_peer_name(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], char *out, size_t cap)
 {
     gm__msgr_peer_t *p = malloc(sizeof *p);
-    gm_router_node_t node;
+    gm_cert_body_t body;
 
     /* the name only: no prekey to check, nothing to remember (listings call this per row) */
-    if (gm_router_lookup(gm_mesh_router(g->mesh), id, &node) == 0) {
-        snprintf(out, cap, "%s@%s", node.cert.body.callsign, node.cert.body.org_name);
+    if (gm_router_cert_body(gm_mesh_router(g->mesh), id, &body) == 0) {
+        snprintf(out, cap, "%s@%s", body.callsign, body.org_name);
     } else if (p != NULL && contact_get(g, id, p, false) == 0) {
         snprintf(out, cap, "%s@%s", p->cert.body.callsign, p->cert.body.org_name);
     } else if (cap > 2 * GM_ID_LEN) {
@@ -230,11 +230,11 @@ void gm__msgr_peer_name(gm_messenger_t *g, const uint8_t id[GM_ID_LEN], char *ou
     free(p);
 }
 
-static bool names_match(const gm_cert_t *c, const char *name)
+static bool names_match(const gm_cert_body_t *b, const char *name)
 {
     char full[2 * GM_NAME_MAX + 2];
 
-    snprintf(full, sizeof full, "%s@%s", c->body.callsign, c->body.org_name);
+    snprintf(full, sizeof full, "%s@%s", b->callsign, b->org_name);
     return strcmp(full, name) == 0;
 }
 
@@ -249,8 +249,9 @@ int gm__msgr_resolve(gm_messenger_t *g, const char *name, gm__msgr_peer_t *out, 
     int err = GM_ENOENT;
 
     for (size_t i = 0; gm_router_route_at(r, i, 0, &ri) == 0; i++) {
-        gm_router_node_t node;
-        if (gm_router_lookup(r, ri.dest, &node) == 0 && names_match(&node.cert, name)) {
+        gm_cert_body_t body;
+
+        if (gm_router_cert_body(r, ri.dest, &body) == 0 && names_match(&body, name)) {
             err = directory_get(g, ri.dest, out);
             break;
         }
@@ -270,7 +271,7 @@ int gm__msgr_resolve(gm_messenger_t *g, const char *name, gm__msgr_peer_t *out, 
         sqlite3_reset(st);
         /* a keyed hash could collide: the sealed certificate's name decides */
         for (size_t i = 0; err != 0 && i < n; i++) {
-            err = contact_get(g, cand[i], out, true) == 0 && names_match(&out->cert, name)
+            err = contact_get(g, cand[i], out, true) == 0 && names_match(&out->cert.body, name)
                       ? 0
                       : GM_ENOENT;
         }

@@ -413,6 +413,17 @@ int gm_router_lookup(const gm_router_t *r, const uint8_t id[GM_ID_LEN], gm_route
     return 0;
 }
 
+int gm_router_cert_body(const gm_router_t *r, const uint8_t id[GM_ID_LEN], gm_cert_body_t *out)
+{
+    long i = gm__router_find(r, id);
+
+    if (i < 0) {
+        return GM_ENOENT;
+    }
+    *out = r->dests[i]->body;
+    return 0;
+}
+
 size_t gm_router_node_count(const gm_router_t *r)
 {
     return r->n_dests;

@@ -229,6 +229,13 @@ GM_MUST_CHECK int gm_router_next_hop(const gm_router_t *r, const uint8_t dest[GM
 GM_MUST_CHECK int gm_router_lookup(const gm_router_t *r, const uint8_t id[GM_ID_LEN],
                                    gm_router_node_t *out);
 
+/*
+ * The body of id's certificate, as verified, without decoding it again (the
+ * hot paths: a revocation check per bundle, a name per inbox row). GM_ENOENT.
+ */
+GM_MUST_CHECK int gm_router_cert_body(const gm_router_t *r, const uint8_t id[GM_ID_LEN],
+                                      gm_cert_body_t *out);
+
 /* Directory entries, for `status`. */
 size_t gm_router_node_count(const gm_router_t *r);
 

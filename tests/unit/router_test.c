@@ -797,12 +797,18 @@ Test(router, many_nodes_are_found_after_entries_come_and_go)
     for (int i = 0; i < 40; i++) {
         cr_assert_eq(gm_router_lookup(fx.r, ids[i].cert.body.node_id, &n), 0, "n%d lost", i);
         cr_assert_arr_eq(n.cert.body.sign_pk, ids[i].keys.sign_pk, GM_KEY_LEN);
+        gm_cert_body_t body;
+        cr_assert_eq(gm_router_cert_body(fx.r, ids[i].cert.body.node_id, &body), 0);
+        cr_assert_arr_eq(body.sign_pk, ids[i].keys.sign_pk, GM_KEY_LEN);
     }
     revoke(&fx.trust, 2, ids[7].cert.body.serial);
     cr_assert_eq(gm_router_recheck(fx.r, NOW), 1);
     for (int i = 0; i < 40; i++) {
         cr_assert_eq(gm_router_lookup(fx.r, ids[i].cert.body.node_id, &n), i == 7 ? GM_ENOENT : 0,
                      "n%d", i);
+        gm_cert_body_t body;
+        cr_assert_eq(gm_router_cert_body(fx.r, ids[i].cert.body.node_id, &body),
+                     i == 7 ? GM_ENOENT : 0);
         gm_node_keys_wipe(&ids[i].keys);
     }
     free(ids);
