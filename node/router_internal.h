@@ -53,6 +53,9 @@ struct gm_router {
     uint64_t own_seq;
     bool announced, changed;
     size_t n_pending; /* entries with pending set: most ticks have none to look for */
+    /* the earliest a tick can find work: a route heard then plus route_expiry_ms, a
+     * certificate's not_after plus the skew; 0 until the first pass (gm_router_tick) */
+    uint64_t expire_due_ms, lapse_due_s;
     uint64_t last_announce_ms;
     uint8_t prekeys[GM_ANNOUNCE_PREKEYS_MAX];
     size_t prekeys_len;
@@ -100,6 +103,8 @@ static inline void gm__router_set_pending(gm_router_t *r, gm__dest_t *d, bool on
 
 /* Drops d's routes not refreshed within the expiry; true if its advertised route changed. */
 bool gm__router_expire(gm_router_t *r, gm__dest_t *d, uint64_t now_ms);
+/* Lowers what gm_router_tick waits for to one route heard at heard_ms. */
+void gm__router_expire_due(gm_router_t *r, uint64_t heard_ms);
 
 /* True if a link to id is up. */
 bool gm__router_is_neighbour(const gm_router_t *r, const uint8_t id[GM_ID_LEN]);

@@ -149,11 +149,24 @@ bool gm__router_heard(gm_router_t *r, gm__dest_t *d, const uint8_t via[GM_ID_LEN
     d->routes[i].seq = seq;
     d->routes[i].adv = metric;
     d->routes[i].heard_ms = now_ms;
+    gm__router_expire_due(r, now_ms);
     changed = reselect(r, d);
     if (!is_feasible(d, &d->routes[i])) {
         r->stats.infeasible++;
     }
     return changed;
+}
+
+void gm__router_expire_due(gm_router_t *r, uint64_t heard_ms)
+{
+    uint64_t due = heard_ms + r->cfg.route_expiry_ms;
+
+    if (due < heard_ms) {
+        due = UINT64_MAX;
+    }
+    if (due < r->expire_due_ms) {
+        r->expire_due_ms = due;
+    }
 }
 
 bool gm__router_expire(gm_router_t *r, gm__dest_t *d, uint64_t now_ms)
@@ -169,6 +182,7 @@ bool gm__router_expire(gm_router_t *r, gm__dest_t *d, uint64_t now_ms)
             r->stats.routes_expired++;
             removed = true;
         } else {
+            gm__router_expire_due(r, heard);
             i++;
         }
     }

@@ -553,6 +553,23 @@ Test(router, directory_entry_goes_when_its_certificate_expires)
     assert_unreachable(D);
 }
 
+/* A tick skips its pass until something can be due: an entry or a route that comes
+ * after a pass found nothing to wait for must still go on time. */
+Test(router, a_quiet_tick_does_not_keep_later_entries_from_expiring)
+{
+    uint64_t end = fx.id[D].cert.body.not_after + GM_CERT_SKEW_SECONDS;
+
+    cr_assert_eq(gm_router_tick(fx.r, 500, NOW), 0); /* empty: nothing to wait for */
+    announce(D);
+    relay(1);
+    cr_assert_eq(deliver(fx.r, B, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_NEW); /* at 1000 ms */
+    cr_assert_eq(gm_router_tick(fx.r, 1000 + fx.cfg.route_expiry_ms, NOW), 1);
+    assert_unreachable(D);
+    cr_assert_eq(gm_router_node_count(fx.r), 1);
+    gm_router_tick(fx.r, 1000 + fx.cfg.route_expiry_ms + 1, end + 1);
+    cr_assert_eq(gm_router_node_count(fx.r), 0);
+}
+
 Test(router, link_up_dump_carries_our_own_and_every_route)
 {
     static gm_route_update_t u;
