@@ -235,6 +235,7 @@ static void on_client_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         client_close(c);
         return;
     }
+    gm_node_wake(c->node); /* a request may leave work for the end of the turn */
     c->len += (size_t)nread;
     while (c->len >= 4) {
         want = ((size_t)c->buf[0] << 24) | ((size_t)c->buf[1] << 16) | ((size_t)c->buf[2] << 8) |

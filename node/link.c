@@ -497,6 +497,7 @@ static void on_link_data(void *ctx, const uint8_t *data, size_t len)
     gm_link_t *l = ctx;
     size_t used;
 
+    gm_node_wake(l->node); /* what the frames cause is finished at the end of the turn */
     while (len > 0 && l->state != LINK_CLOSED) {
         if (l->rlen == 0) { /* fast path: frames straight from the read buffer */
             used = parse_frames(l, data, len);
@@ -539,6 +540,7 @@ static void on_link_drain(void *ctx)
 {
     gm_link_t *l = ctx;
 
+    gm_node_wake(l->node);
     if (l->paused && l->state != LINK_CLOSED) {
         l->paused = false;
         l->conn->ops->read_start(l->conn);

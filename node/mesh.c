@@ -456,6 +456,7 @@ static void mark_dirty(gm_mesh_t *m)
 {
     if (!m->dirty) {
         m->dirty = true;
+        gm_node_wake(m->node); /* the commit is decided at the end of the turn */
         if (m->cfg->commit_interval_ms > 0) {
             uv_timer_start(&m->commit_timer, on_commit_timer, m->cfg->commit_interval_ms, 0);
         }
@@ -709,12 +710,13 @@ static void on_drained(void *ctx, const uint8_t peer[GM_ID_LEN])
     }
 }
 
-static void on_turn_end(void *ctx)
+static bool on_turn_end(void *ctx)
 {
     gm_mesh_t *m = ctx;
+    bool again = false;
 
     if (m->app.turn_end != NULL) {
-        m->app.turn_end(m->app_ctx); /* its writes make the group this commit closes */
+        again = m->app.turn_end(m->app_ctx); /* its writes make the group this commit closes */
     }
     gm__mesh_route_turn_end(m);
     if (m->dirty && (m->cfg->commit_interval_ms == 0 ||
@@ -726,6 +728,9 @@ static void on_turn_end(void *ctx)
     if (m->rescan && gm_node_now_ms(m->node) - m->t_rescan >= RESCAN_MIN_MS) {
         rescan(m);
     }
+    /* a rescan held back, or the application's, is for a later turn; a held commit has
+     * its timer */
+    return again || m->rescan;
 }
 
 static void on_dropped(void *ctx, const gm_bundle_t *hdr, gm_store_drop_t why)

@@ -106,8 +106,9 @@ typedef enum {
  *             group was aborted (gm_mesh_abort), the bundle is not delivered.
  *  in_group   whether this node is a member of group (its bundles are delivered)
  *  own_event  news of a bundle this node made (may repeat for floods)
- *  turn_end   after the node read what arrived in one loop turn, before the
- *             mesh decides whether to commit
+ *  turn_end   after the node read what arrived in a loop turn it was woken in
+ *             (gm_node_wake), before the mesh decides whether to commit; true:
+ *             work is left for the next turn
  *  tick       every node tick
  *  counters   the application's counters, listed by `status` after the mesh's
  */
@@ -115,7 +116,7 @@ typedef struct {
     int (*receive)(void *ctx, const gm_bundle_t *b);
     bool (*in_group)(void *ctx, const uint8_t group[GM_ID_LEN]);
     void (*own_event)(void *ctx, const uint8_t id[GM_ID_LEN], gm_mesh_own_event_t ev);
-    void (*turn_end)(void *ctx);
+    bool (*turn_end)(void *ctx);
     void (*tick)(void *ctx);
     /* its counters for `status`: fn(fn_ctx, name, value) for each */
     void (*counters)(void *ctx, void (*fn)(void *fn_ctx, const char *name, uint64_t value),

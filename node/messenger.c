@@ -297,7 +297,7 @@ static void flush_receipts(gm_messenger_t *g)
     }
 }
 
-static void on_turn_end(void *ctx)
+static bool on_turn_end(void *ctx)
 {
     gm_messenger_t *g = ctx;
 
@@ -308,6 +308,7 @@ static void on_turn_end(void *ctx)
         g->receipts_waiting = false;
         flush_receipts(g);
     }
+    return g->groups_joined || g->receipts_waiting; /* failed: the next turn tries again */
 }
 
 static void on_tick(void *ctx)
@@ -386,6 +387,7 @@ int gm_messenger_new(gm_node_t *node, gm_mesh_t *mesh, gm_messenger_t **out, gm_
     }
     g->receipts_waiting = true; /* receipts left from before a restart */
     g->groups_joined = true;    /* and group bundles a crash kept from being handed over */
+    gm_node_wake(node);
     gm_mesh_set_app(mesh, &app, g);
     gm__msgr_control_register(g);
     *out = g;

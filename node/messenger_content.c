@@ -100,6 +100,7 @@ int gm__msgr_queue_receipt(gm_messenger_t *g, const uint8_t peer[GM_ID_LEN],
         gm__msgr_bind_blob(st, 3, msg_id, GM_ID_LEN);
     }
     g->receipts_waiting = true;
+    gm_node_wake(g->node);
     return gm__msgr_run(g, st);
 }
 

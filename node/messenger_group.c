@@ -352,6 +352,7 @@ int gm__msgr_on_group_state(gm_messenger_t *g, const uint8_t sender[GM_ID_LEN],
     } else {
         err = group_put(g, &gs, sgs->state, sgs->state_len, sgs->signature);
         g->groups_joined |= !have_old; /* its messages may be here already */
+        gm_node_wake(g->node);
         for (size_t i = 0; have_old && i < old.n_members; i++) {
             removed |= !gm__msgr_is_member(&gs, old.members[i].node_id);
         }

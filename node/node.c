@@ -136,6 +136,7 @@ void gm__mark_dirty(gm_link_t *l)
         l->dirty = true;
         l->next_dirty = l->node->dirty;
         l->node->dirty = l;
+        gm_node_wake(l->node);
     }
 }
 
@@ -159,6 +160,7 @@ void gm__node_link_gone(gm_node_t *n, gm_link_t *l)
     unlink_from(&n->links, l);
     l->next = n->dead;
     n->dead = l;
+    gm_node_wake(n); /* freed by the flush */
     if (l->t_up != 0) {
         gm__count(n, GM_EVENT_LINK_DOWN);
     }
@@ -330,14 +332,15 @@ static void free_dead_links(gm_node_t *n)
     }
 }
 
-/* After each loop turn's I/O: write what the turn queued, free closed links. */
+/* After a loop turn's I/O: write what the turn queued, free closed links. */
 static void on_flush(uv_check_t *h)
 {
     gm_node_t *n = h->data;
     gm_link_t *l;
 
-    if (n->hooks.turn_end != NULL) {
-        n->hooks.turn_end(n->hooks_ctx); /* may queue frames (custody acks) */
+    uv_check_stop(h); /* until the next wake: may come from the hook, for the next turn */
+    if (n->hooks.turn_end != NULL && n->hooks.turn_end(n->hooks_ctx)) { /* may queue frames */
+        gm_node_wake(n);
     }
     l = n->dirty;
     n->dirty = NULL;
@@ -356,6 +359,7 @@ static void on_tick(uv_timer_t *h)
     uint64_t now = gm__now_ms(n);
     gm_link_t *l = n->links;
 
+    gm_node_wake(n);
     while (l != NULL) {
         gm_link_t *next = l->next; /* ticking may close l */
         gm__link_tick(l, now);
@@ -504,7 +508,7 @@ int gm_node_start(gm_node_t *n, gm_why_t *why)
     n->started = true;
     n->t_start = gm__now_ms(n);
     uv_timer_start(&n->tick, on_tick, n->cfg.tick_ms, n->cfg.tick_ms);
-    uv_check_start(&n->flush, on_flush);
+    gm_node_wake(n);
     /* the control socket first: a second daemon on this directory says "already running"
      * rather than tripping over the first one's ports */
     err = start_control(n, why);
@@ -593,6 +597,13 @@ void gm_node_free(gm_node_t *n)
 }
 
 /* ---- queries and sending ---- */
+
+void gm_node_wake(gm_node_t *n)
+{
+    if (n->started && !n->stopping) { /* not once the handle is closing */
+        uv_check_start(&n->flush, on_flush); /* no-op while started */
+    }
+}
 
 void gm_node_set_data_cb(gm_node_t *n, gm_node_data_cb cb, void *ctx)
 {

@@ -106,8 +106,9 @@ typedef struct {
     void (*link_down)(void *ctx, const uint8_t peer[GM_ID_LEN]);
     /* a link's queue was written out: sends refused with GM_ELIMIT may go again */
     void (*drained)(void *ctx, const uint8_t peer[GM_ID_LEN]);
-    /* at the end of each loop turn, before the turn's frames are written */
-    void (*turn_end)(void *ctx);
+    /* at the end of a loop turn in which the node was woken (gm_node_wake), before
+     * the turn's frames are written; true: wake it again for the next turn */
+    bool (*turn_end)(void *ctx);
     /* every tick_ms */
     void (*tick)(void *ctx);
     /* the trust store was reloaded (roots or revocation lists may have changed) */
@@ -116,6 +117,16 @@ typedef struct {
 
 /* Replaces the hooks (and the data callback: hooks->data). */
 void gm_node_set_hooks(gm_node_t *n, const gm_node_hooks_t *hooks, void *ctx);
+
+/*
+ * Asks for the end-of-turn pass (hooks.turn_end, then the frames queued
+ * written) at the end of this loop turn, or of the next when called between
+ * turns. The node wakes itself for its own links and ticks; the layer above
+ * calls it when it leaves work for turn_end from anywhere else. A node that
+ * was not woken costs nothing at the end of a turn: a process running a
+ * thousand nodes on one loop (tools/gm_sim) pays only for those that had work.
+ */
+void gm_node_wake(gm_node_t *n);
 
 /*
  * A signed revocation list from the mesh or the operator: checked against the
