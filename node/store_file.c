@@ -237,6 +237,11 @@ static int check_intact(sqlite3 *db, const char *path, gm_why_t *why)
         rc = sqlite3_exec(db,
                           "PRAGMA synchronous = FULL; PRAGMA cell_size_check = ON;"
                           "PRAGMA trusted_schema = OFF;"
+                          /* the log goes back into the file every 128 pages and is cut to
+                           * 512 KiB: it stays small on a handheld's flash, and in memory
+                           * when a thousand simulated nodes keep their stores on tmpfs */
+                          "PRAGMA wal_autocheckpoint = 128;"
+                          "PRAGMA journal_size_limit = 524288;"
                           /* every put runs in a savepoint: its sub-journal stays in memory
                            * instead of costing writes to a temporary file */
                           "PRAGMA temp_store = MEMORY",
