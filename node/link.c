@@ -359,6 +359,7 @@ static void become_up(gm_link_t *l)
     }
     l->state = LINK_UP;
     l->t_up = l->t_last_rx = gm__now_ms(l->node);
+    l->node->links_due_ms = 0; /* its timers are not the handshake's */
     if (!gm__node_link_up(l->node, l)) {
         gm__link_close(l, GM_REFUSE_COUNT, false, "duplicate link");
     }
@@ -552,30 +553,56 @@ static void on_link_drain(void *ctx)
 
 /* ---- lifecycle ---- */
 
-void gm__link_tick(gm_link_t *l, uint64_t now)
+static uint64_t earlier(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* The loop time at which an up link's certificate lapses; UINT64_MAX if beyond reach. */
+static uint64_t cert_due(const gm_link_t *l, uint64_t now)
+{
+    uint64_t wall = gm__wall(l->node), end = l->peer_cert.body.not_after;
+    uint64_t left = end >= wall ? end - wall : 0; /* checked above: not yet past the skew */
+
+    if (left > (UINT64_MAX - now) / 1000u - GM_CERT_SKEW_SECONDS - 1) {
+        return UINT64_MAX;
+    }
+    return now + (left + GM_CERT_SKEW_SECONDS + 1) * 1000u;
+}
+
+uint64_t gm__link_tick(gm_link_t *l, uint64_t now)
 {
     const gm_node_config_t *c = &l->node->cfg;
 
     if (l->state == LINK_HANDSHAKE) {
         if (now - l->t_created > c->handshake_timeout_ms) {
             gm__link_close(l, GM_REFUSE_HANDSHAKE_TIMEOUT, true, "handshake timed out");
+            return UINT64_MAX;
         }
-        return;
+        return l->t_created + c->handshake_timeout_ms + 1;
     }
     if (now - l->t_last_rx > c->dead_after_ms) {
         gm__count(l->node, GM_EVENT_DEAD_PEER);
         gm__log(l->node, GM_LOG_WARN, "%s (%s): no frame for %u ms: dead peer", l->peer_name,
                 who(l), c->dead_after_ms);
         gm__link_close(l, GM_REFUSE_COUNT, false, "dead peer");
-    } else if (gm__wall(l->node) > l->peer_cert.body.not_after + GM_CERT_SKEW_SECONDS) {
+        return UINT64_MAX;
+    }
+    if (gm__wall(l->node) > l->peer_cert.body.not_after + GM_CERT_SKEW_SECONDS) {
         gm__link_close(l, GM_REFUSE_EXPIRED, true, "certificate expired while linked");
-    } else if (now - l->t_up > (uint64_t)c->max_link_age_s * 1000u) {
+        return UINT64_MAX;
+    }
+    if (now - l->t_up > (uint64_t)c->max_link_age_s * 1000u) {
         gm__count(l->node, GM_EVENT_REHANDSHAKE);
         gm__link_close(l, GM_REFUSE_COUNT, false, "link age limit: re-handshake");
-    } else if (now - l->t_last_tx >= c->keepalive_ms) {
-        gm_linkmsg_t m = {.kind = GM_LMSG_KEEPALIVE, .seq = ++l->keepalive_seq};
-        (void)send_msg(l, &m); /* a full queue needs no keepalive */
+        return UINT64_MAX;
     }
+    if (now - l->t_last_tx >= c->keepalive_ms) {
+        gm_linkmsg_t m = {.kind = GM_LMSG_KEEPALIVE, .seq = ++l->keepalive_seq};
+        (void)send_msg(l, &m); /* a full queue needs no keepalive: due again next tick */
+    }
+    return earlier(earlier(l->t_last_rx + c->dead_after_ms + 1, l->t_last_tx + c->keepalive_ms),
+                   earlier(l->t_up + (uint64_t)c->max_link_age_s * 1000u + 1, cert_due(l, now)));
 }
 
 void gm__link_recheck(gm_link_t *l)
@@ -633,6 +660,7 @@ int gm__link_new(gm_node_t *n, gm_conn_t *conn, bool initiator, gm_dialer_t *d, 
     l->dialer = d;
     l->state = LINK_HANDSHAKE;
     l->t_created = l->t_last_rx = l->t_last_tx = gm__now_ms(n);
+    n->links_due_ms = 0; /* its handshake timer: the next tick looks */
     snprintf(l->peer_name, sizeof l->peer_name, "?");
     conn->cbs = (gm_conn_cbs_t){on_link_data, on_link_end, on_link_drain};
     conn->ctx = l;

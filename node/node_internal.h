@@ -88,6 +88,7 @@ struct gm_node {
     char bound[GM_MAX_ADDRS][GM_ADDR_LEN];
     size_t n_listeners;
     gm_link_t *links;
+    uint64_t links_due_ms;     /* no link's tick can act before then (gm__link_tick) */
     gm_link_t *dirty;
     gm_link_t *dead;           /* closed links, freed after the loop turn */
     gm_dialer_t *dialers;
@@ -149,7 +150,12 @@ GM_MUST_CHECK int gm__link_new(gm_node_t *n, gm_conn_t *conn, bool initiator, gm
 /* Closes the link: a Close message if it is up, then the connection. */
 void gm__link_close(gm_link_t *link, gm_refusal_t reason, bool is_refusal, const char *text);
 void gm__link_flush(gm_link_t *link);
-void gm__link_tick(gm_link_t *link, uint64_t now);
+/*
+ * Closes the link if a timer ran out, sends a keepalive if one is due, and
+ * returns the earliest loop time at which its next tick can act (UINT64_MAX
+ * once closed). Traffic only moves that time later.
+ */
+uint64_t gm__link_tick(gm_link_t *link, uint64_t now);
 GM_MUST_CHECK int gm__link_send_data(gm_link_t *link, uint32_t channel, const uint8_t *data,
                                      size_t len, bool control);
 void gm__link_free(gm_link_t *link);

@@ -256,6 +256,39 @@ Test(refusal, handshake_that_stalls_half_way_times_out)
     gm_hostile_close(&h);
 }
 
+/* A node whose links are quiet for long looks at their timers rarely: a handshake
+ * begun meanwhile still times out on time. */
+Test(refusal, handshake_timeout_holds_while_the_other_links_are_quiet)
+{
+    char dc[GM_PATH_MAX], dd[GM_PATH_MAX], dx[GM_PATH_MAX];
+    gm_node_config_t cc, cd;
+    gm_hostile_t h;
+    gm_node_keys_t k;
+    size_t c, d;
+
+    gm_test_node_dir(&m.org_a, m.tmp, "quiet", GM_ROLE_RELAY, 1000, FAR, dc, NULL);
+    gm_test_node_dir(&m.org_a, m.tmp, "peer", GM_ROLE_HANDHELD, 1000, FAR, dd, NULL);
+    gm_test_node_dir(&m.org_a, m.tmp, "slow", GM_ROLE_HANDHELD, 1000, FAR, dx, &k);
+    gm_test_config(&cc, "mem:c");
+    cc.keepalive_ms = 20000; /* its link to d has nothing due for 20 s */
+    cc.dead_after_ms = 60000;
+    gm_test_config(&cd, NULL);
+    cd.dead_after_ms = 60000; /* nor does d give up on c's silence */
+    snprintf(cd.peers[0], GM_ADDR_LEN, "mem:c");
+    cd.n_peers = 1;
+    c = gm_test_mesh_start(&m, dc, &cc);
+    d = gm_test_mesh_start(&m, dd, &cd);
+    cr_assert(gm_test_wait_linked(&m, c, d, 2000));
+    gm_test_run_for(&m.loop, 5 * cc.tick_ms); /* a tick has looked at the link since */
+    gm_hostile_connect(&h, &m, "mem:c");
+    gm_hostile_msg1(&h, zero_mesh, k.link_sk); /* and never sends msg3 */
+    cr_assert(gm_test_wait_refusal(&m, c, GM_REFUSE_HANDSHAKE_TIMEOUT,
+                                   cc.handshake_timeout_ms + 500),
+              "the stalled handshake outlived its timeout");
+    cr_assert(gm_node_has_link(m.nodes[c], gm_node_id(m.nodes[d])));
+    gm_hostile_close(&h);
+}
+
 Test(refusal, frame_length_above_the_maximum)
 {
     gm_hostile_t h;
