@@ -850,7 +850,10 @@ int gm_mesh_new(gm_node_t *node, gm_mesh_t **out, gm_why_t *why)
     if (err != 0) {
         gm_why_set(why, "out of memory");
     }
-    err = err ? err : gm_store_new(path, &lim, &m->store, why);
+    if (err == 0) {
+        err = gm_node_store_in_memory(node) ? gm_store_new_memory(path, &lim, &m->store, why)
+                                            : gm_store_new(path, &lim, &m->store, why);
+    }
     err = err ? err : gm__mesh_route_init(m, why);
     if (err != 0) {
         gm_mesh_free(m);

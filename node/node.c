@@ -658,6 +658,11 @@ const gm_node_config_t *gm_node_config(const gm_node_t *n)
     return &n->cfg;
 }
 
+bool gm_node_store_in_memory(const gm_node_t *n)
+{
+    return n->env.store_in_memory;
+}
+
 const char *gm_node_dir(const gm_node_t *n)
 {
     return n->dir;

@@ -70,6 +70,9 @@ typedef struct {
     uint64_t (*wall_clock)(void *ctx);  /* seconds since the epoch; NULL: time() */
     void *clock_ctx;
     FILE *log;                          /* NULL: stderr */
+    /* the simulator: the mesh keeps its store in this process's memory, named by the
+     * node directory (gm_store_new_memory), instead of a file in it */
+    bool store_in_memory;
 } gm_node_env_t;
 
 /* Upper-layer data from a peer (LinkMsg Data); data is borrowed. */
@@ -164,6 +167,7 @@ void gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM
 /* The node's directory, configuration, loop, clocks and log, for the layers above. */
 const gm_node_config_t *gm_node_config(const gm_node_t *n);
 const char *gm_node_dir(const gm_node_t *n);
+bool gm_node_store_in_memory(const gm_node_t *n);
 uv_loop_t *gm_node_loop(const gm_node_t *n);
 uint64_t gm_node_now_ms(const gm_node_t *n);
 uint64_t gm_node_wall(const gm_node_t *n);

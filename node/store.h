@@ -117,6 +117,19 @@ typedef struct {
 GM_MUST_CHECK int gm_store_new(const char *path, const gm_store_limits_t *lim, gm_store_t **out,
                                gm_why_t *why);
 
+/*
+ * The same store in this process's memory (SQLite's memdb), for the
+ * simulator: name is any path-like text without '?', '#' or '%'. It is
+ * created empty when no connection holds name, and dropped when the last one
+ * closes: gm_store_memory_hold keeps one open so that the store outlives a
+ * simulated crash (gm_store_free) and the node's restart finds it.
+ */
+GM_MUST_CHECK int gm_store_new_memory(const char *name, const gm_store_limits_t *lim,
+                                      gm_store_t **out, gm_why_t *why);
+/* Holds name's memory store until gm_store_memory_release(*hold). */
+GM_MUST_CHECK int gm_store_memory_hold(const char *name, void **hold);
+void gm_store_memory_release(void *hold);
+
 /* Closes the store, rolling back what was not committed. NULL is a no-op. */
 void gm_store_free(gm_store_t *s);
 

@@ -211,8 +211,9 @@ static int check_identity(sqlite3 *db, const char *path, gm_why_t *why)
 }
 
 /* Structure checks, then the settings every session needs. */
-static int check_intact(sqlite3 *db, const char *path, gm_why_t *why)
+static int check_intact(sqlite3 *db, const char *path, bool in_memory, gm_why_t *why)
 {
+    const char *journal = in_memory ? "memory" : "wal"; /* memdb has no write-ahead log */
     char result[128];
     int rc = pragma_text(db, "PRAGMA quick_check(1)", result, sizeof result);
 
@@ -228,9 +229,11 @@ static int check_intact(sqlite3 *db, const char *path, gm_why_t *why)
                    path, result);
         return GM_EIO;
     }
-    rc = pragma_text(db, "PRAGMA journal_mode = WAL", result, sizeof result);
-    if (rc == SQLITE_OK && strcmp(result, "wal") != 0) {
-        gm_why_set(why, "%s: cannot put the store in WAL mode (journal mode %s)", path, result);
+    rc = pragma_text(db, in_memory ? "PRAGMA journal_mode = MEMORY" : "PRAGMA journal_mode = WAL",
+                     result, sizeof result);
+    if (rc == SQLITE_OK && strcmp(result, journal) != 0) {
+        gm_why_set(why, "%s: cannot put the store in %s journal mode (journal mode %s)", path,
+                   journal, result);
         return GM_EIO;
     }
     if (rc == SQLITE_OK) {
@@ -281,19 +284,27 @@ int gm__store_load_totals(gm_store_t *s)
     return rc == SQLITE_ROW ? 0 : GM_EIO;
 }
 
+static int write_schema_if_empty(sqlite3 *db);
+
 /*
- * Opens an existing file and checks it before anything is written: no
- * checkpoint on close until it passed, so a refused file keeps its bytes.
+ * Opens an existing file (or, with a uri, a memory store, made empty if new)
+ * and checks it before anything is written: no checkpoint on close until it
+ * passed, so a refused file keeps its bytes.
  * The exclusive lock, taken at the first read, keeps a second node out.
  */
-static int open_existing(gm_store_t *s, const char *path, gm_why_t *why)
+static int open_existing(gm_store_t *s, const char *path, const char *uri, gm_why_t *why)
 {
     /* one store per node, used from its loop thread only (node/store.h): no mutexes */
-    int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(uri ? uri : path, &s->db,
+                             uri ? flags | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI : flags, NULL);
     int err;
 
     if (rc != SQLITE_OK) {
         return refuse(why, path, s->db, rc);
+    }
+    if (uri != NULL && write_schema_if_empty(s->db) != SQLITE_OK) {
+        return refuse(why, path, s->db, sqlite3_errcode(s->db));
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
@@ -304,7 +315,7 @@ static int open_existing(gm_store_t *s, const char *path, gm_why_t *why)
     }
     err = check_identity(s->db, path, why);
     if (err == 0) {
-        err = check_intact(s->db, path, why);
+        err = check_intact(s->db, path, uri != NULL, why);
     }
     if (err == 0) {
         err = prepare_all(s, path, why);
@@ -370,6 +381,25 @@ static int create_empty(const char *tmp)
     return err;
 }
 
+/* The tables and the store's identity, in one transaction. */
+static int add_schema(sqlite3 *db)
+{
+    int rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, schema_sql, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, identity_sql, NULL, NULL, NULL);
+    }
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    } else {
+        (void)sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    }
+    return rc;
+}
+
 /* Writes the schema into tmp and closes it, which checkpoints the WAL into the file. */
 static int write_schema(const char *tmp)
 {
@@ -381,21 +411,22 @@ static int write_schema(const char *tmp)
                           NULL);
     }
     if (rc == SQLITE_OK) {
-        rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_exec(db, schema_sql, NULL, NULL, NULL);
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_exec(db, identity_sql, NULL, NULL, NULL);
-    }
-    if (rc == SQLITE_OK) {
-        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+        rc = add_schema(db);
     }
     if (sqlite3_close(db) != SQLITE_OK && rc == SQLITE_OK) {
         rc = SQLITE_IOERR;
     }
     return rc;
+}
+
+/* A memory store no connection held yet is empty: it gets the schema (a file is made whole
+ * under another name instead, create_store). Anything else is judged as a file would be. */
+static int write_schema_if_empty(sqlite3 *db)
+{
+    int64_t objects = 0;
+    int rc = query_int(db, "SELECT count(*) FROM sqlite_schema", &objects);
+
+    return rc == SQLITE_OK && objects == 0 ? add_schema(db) : rc;
 }
 
 /* Builds the store under a temporary name, then renames it: it appears whole or not at all. */
@@ -496,7 +527,7 @@ int gm_store_new(const char *path, const gm_store_limits_t *lim, gm_store_t **ou
     }
     s->lim = *lim;
     had_wal = has_wal(path, wal);
-    err = open_existing(s, path, why);
+    err = open_existing(s, path, NULL, why);
     if (err != 0) {
         gm_store_free(s);
         if (!had_wal) {
@@ -506,6 +537,69 @@ int gm_store_new(const char *path, const gm_store_limits_t *lim, gm_store_t **ou
     }
     *out = s;
     return 0;
+}
+
+/* "file:/NAME?vfs=memdb": memdb shares a name that begins with a slash between connections. */
+static int memory_uri(const char *name, char *uri, size_t cap)
+{
+    if (strpbrk(name, "?#%") != NULL) {
+        return GM_EPROTO;
+    }
+    if (snprintf(uri, cap, "file:%s%s?vfs=memdb", name[0] == '/' ? "" : "/", name) >= (int)cap) {
+        return GM_ELIMIT;
+    }
+    return 0;
+}
+
+int gm_store_new_memory(const char *name, const gm_store_limits_t *lim, gm_store_t **out,
+                        gm_why_t *why)
+{
+    char uri[GM_PATH_MAX + 32];
+    gm_store_t *s;
+    int err = check_limits(lim, name, why);
+
+    if (err == 0 && (err = memory_uri(name, uri, sizeof uri)) != 0) {
+        gm_why_set(why, "%s: not usable as a memory store's name", name);
+    }
+    if (err != 0) {
+        return err;
+    }
+    s = calloc(1, sizeof *s);
+    if (s == NULL) {
+        gm_why_set(why, "%s: out of memory", name);
+        return GM_ENOMEM;
+    }
+    s->lim = *lim;
+    err = open_existing(s, name, uri, why);
+    if (err != 0) {
+        gm_store_free(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
+int gm_store_memory_hold(const char *name, void **hold)
+{
+    char uri[GM_PATH_MAX + 32];
+    sqlite3 *db = NULL;
+    int err = memory_uri(name, uri, sizeof uri);
+
+    if (err == 0 && sqlite3_open_v2(uri, &db,
+                                    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI |
+                                        SQLITE_OPEN_NOMUTEX,
+                                    NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        db = NULL;
+        err = GM_EIO;
+    }
+    *hold = db;
+    return err;
+}
+
+void gm_store_memory_release(void *hold)
+{
+    sqlite3_close(hold); /* NULL is a no-op */
 }
 
 void gm_store_free(gm_store_t *s)

@@ -1,6 +1,7 @@
 /* node/store: group commit, duplicates, delivery, expiry, quotas, eviction order, iteration. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "node/store.h"
 #include "tests/support/bundles.h"
@@ -175,6 +176,46 @@ Test(store, committed_bundles_survive_reopen_and_uncommitted_ones_do_not)
     gm_store_stats(store, &st);
     cr_assert_eq(st.bundles, 10);
     cr_assert_eq(st.bytes, 10 * unit);
+}
+
+/* The simulator's stores: the same code in SQLite's memdb, kept across a crash by a hold. */
+Test(store, memory_store_outlives_a_crash_while_held_and_writes_no_file)
+{
+    gm_store_limits_t lim = {.max_total = 100 * unit, .max_per_origin = 100 * unit,
+                             .max_bundle = unit};
+    char name[GM_PATH_MAX + 16];
+    void *hold;
+    gm_why_t why;
+
+    snprintf(name, sizeof name, "%s/store.db", dir);
+    cr_assert_eq(gm_store_memory_hold(name, &hold), 0);
+    cr_assert_eq(gm_store_new_memory(name, &lim, &store, &why), 0, "%s", why.msg);
+    for (uint32_t n = 1; n <= 3; n++) {
+        cr_assert_eq(put(n, A, GM_PRIO_NORMAL), 0);
+    }
+    cr_assert_eq(gm_store_commit(store), 3);
+    cr_assert_eq(put(4, A, GM_PRIO_NORMAL), 0);
+    gm_store_free(store); /* a crash: the open group is lost */
+    cr_assert_eq(gm_store_new_memory(name, &lim, &store, &why), 0, "%s", why.msg);
+    cr_assert_eq(list(NULL, 0), 3);
+    cr_assert_eq(state_of(4), GM_STORE_UNSEEN);
+    cr_assert_eq(access(name, F_OK), -1, "a memory store made a file");
+    gm_store_free(store);
+    gm_store_memory_release(hold);
+    /* nothing holds it any more: the next one starts empty */
+    cr_assert_eq(gm_store_new_memory(name, &lim, &store, &why), 0, "%s", why.msg);
+    cr_assert_eq(list(NULL, 0), 0);
+}
+
+Test(store, memory_store_name_that_would_change_its_uri_is_refused)
+{
+    gm_store_limits_t lim = {.max_total = unit, .max_per_origin = unit, .max_bundle = unit};
+    gm_store_t *s = NULL;
+    gm_why_t why;
+
+    cr_assert_eq(gm_store_new_memory("/x?vfs=unix", &lim, &s, &why), GM_EPROTO);
+    cr_assert_null(s);
+    cr_assert(strstr(why.msg, "memory store") != NULL, "%s", why.msg);
 }
 
 /* ---- duplicates, custody handed on, delivery ---- */

@@ -103,6 +103,7 @@ typedef struct {
     gm_messenger_t *msgr;
     uint64_t store_peak_bytes, store_peak_bundles;
     uint64_t sent_bytes_base[GM_NODE_CHANNELS]; /* counters of earlier lives */
+    void *store_hold; /* keeps its memory store through crashes (gm_store_memory_hold) */
 } sim_node_t;
 
 /* ---- world.c ---- */

@@ -13,6 +13,7 @@
 #include "crypto/keys.h"
 #include "node/fileio.h"
 #include "node/identity.h"
+#include "node/store.h"
 #include "tools/sim/sim_clock.h"
 #include "tools/sim/world_internal.h"
 
@@ -113,6 +114,11 @@ static int make_node_dir(sim_world_t *w, sim_node_t *n, gm_why_t *why)
         gm_why_set(why, "%s: cannot create it", n->dir);
         return GM_EIO;
     }
+    snprintf(path, sizeof path, "%s/%s", n->dir, GM_FILE_STORE);
+    if (gm_store_memory_hold(path, &n->store_hold) != 0) {
+        gm_why_set(why, "%s: cannot make its memory store", path);
+        return GM_EIO;
+    }
     gm_node_keys_generate(&k);
     memset(&t, 0, sizeof t);
     snprintf(t.callsign, sizeof t.callsign, "%s", n->name);
@@ -155,7 +161,9 @@ static int node_start(sim_world_t *w, sim_node_t *n, gm_why_t *why)
 {
     gm_node_config_t cfg = w->base;
     uint32_t peers[GM_MAX_ADDRS];
-    gm_node_env_t env = {w->loop, w->hub, sim_wall, w, w->log};
+    /* the stores are SQLite memory databases: the same code and queries, without a
+     * thousand write-ahead logs to write (docs/simulator.md) */
+    gm_node_env_t env = {w->loop, w->hub, sim_wall, w, w->log, true};
     int err;
 
     snprintf(cfg.listen[0], GM_ADDR_LEN, "mem:%s", n->name);
@@ -483,6 +491,9 @@ void sim_world_free(sim_world_t *w)
         uv_run(w->loop, UV_RUN_DEFAULT);
     }
     sim__graph_free(w);
+    for (size_t i = 0; w->nodes != NULL && i < w->n; i++) {
+        gm_store_memory_release(w->nodes[i].store_hold);
+    }
     free(w->st.converge_ms);
     free(w->nodes);
     if (w->log != NULL) {
