@@ -71,6 +71,7 @@ typedef struct {
     uint64_t expired_own; /* this node's bundles whose lifetime ended undelivered */
     uint64_t acks_sent, acks_received;
     uint64_t routes_deferred; /* route updates a full link refused: sent again on a later tick */
+    uint64_t routes_short;    /* route updates sent short, to a neighbour holding the announcement */
     uint64_t sync_filters_sent, sync_bytes_sent, sync_pushed;
     uint64_t dropped[GM_MDROP_COUNT];
 } gm_mesh_stats_t;

@@ -72,6 +72,7 @@ static void fill_counters(const gm_mesh_t *m, gm_mesh_response_t *r)
         {"expired_own", s.expired_own},
         {"acks_sent", s.acks_sent},
         {"routes_deferred", s.routes_deferred},
+        {"routes_short", s.routes_short},
         {"acks_received", s.acks_received},
         {"sync_filters_sent", s.sync_filters_sent},
         {"sync_bytes_sent", s.sync_bytes_sent},

@@ -70,7 +70,7 @@ static int send_ctl(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN], uint32_t channe
  */
 static void defer_route(gm_mesh_t *m, const uint8_t origin[GM_ID_LEN])
 {
-    gm_router_hold(m->router, origin);
+    gm_router_hold_whole(m->router, origin); /* the refused neighbour may lack it */
     m->stats.routes_deferred++;
 }
 
@@ -106,19 +106,31 @@ struct news {
     bool refused;
 };
 
+/* The update whole, or short to a neighbour that holds its announcement already. */
 static void send_news(void *ctx, const uint8_t peer[GM_ID_LEN])
 {
     struct news *n = ctx;
+    const gm_router_news_t *news = n->news;
+    int err;
 
-    if (gm_router_is_news(n->m->router, n->news, peer) &&
-        send_ctl(n->m, peer, GM_CH_ROUTE, n->m->frame, n->len) == GM_ELIMIT) {
+    if (!gm_router_is_news(n->m->router, news, peer)) {
+        return;
+    }
+    if (gm_router_holds(n->m->router, news, peer)) {
+        err = send_ctl(n->m, peer, GM_CH_ROUTE, news->short_update, news->short_len);
+        n->m->stats.routes_short++;
+    } else {
+        err = send_ctl(n->m, peer, GM_CH_ROUTE, n->m->frame, n->len);
+    }
+    if (err == GM_ELIMIT) {
         n->refused = true;
     }
 }
 
 /*
  * Route changes of this turn (accepted updates, a lost link, an expiry), to
- * every neighbour that does not have them already.
+ * every neighbour that does not have them already: whole to a neighbour that
+ * may lack the announcement, short (its origin and number) to the others.
  */
 static void flood_pending(gm_mesh_t *m)
 {
@@ -132,6 +144,8 @@ static void flood_pending(gm_mesh_t *m)
         gm_node_each_peer(m->node, send_news, &n);
         if (n.refused) {
             defer_route(m, news.origin);
+        } else {
+            gm_router_told_all(m->router, &news);
         }
         m->rescan = true;
     }

@@ -24,6 +24,7 @@ static const char *const verdict_names[GM_ROUTER_VERDICT_COUNT] = {
     [GM_ROUTER_FROM_FUTURE] = "from the future",
     [GM_ROUTER_DIRECTORY_FULL] = "directory full",
     [GM_ROUTER_NO_LINK] = "no link to the sender",
+    [GM_ROUTER_NOT_HELD] = "short update for an announcement not held",
 };
 
 const char *gm_router_verdict_str(gm_router_verdict_t v)
@@ -546,16 +547,11 @@ static gm_router_verdict_t verdict_of_cert(gm_cert_verdict_t v)
     }
 }
 
-/* RouteUpdate -> SignedAnnouncement, into r->scratch; the body stays bytes. */
-static int decode_outer(gm_router_t *r, const uint8_t *buf, size_t len)
+/* A whole update's SignedAnnouncement, into r->scratch; the body stays bytes. */
+static int decode_signed(gm_router_t *r)
 {
-    int err = gm_wire_route_update_decode(buf, len, &r->scratch.u);
-
-    if (err == 0) {
-        err = gm_wire_announce_signed_decode(r->scratch.u.announcement,
-                                             r->scratch.u.announcement_len, &r->scratch.s);
-    }
-    return err;
+    return gm_wire_announce_signed_decode(r->scratch.u.announcement, r->scratch.u.announcement_len,
+                                          &r->scratch.s);
 }
 
 static bool verify_with(const gm_router_t *r, const uint8_t sign_pk[GM_KEY_LEN])
@@ -707,6 +703,32 @@ static gm_router_verdict_t judge_known(gm_router_t *r, long i, const uint8_t nei
     return accept_route(r, d, false, neighbour, now_ms, fwd);
 }
 
+/*
+ * A short update: a route for an announcement the directory holds, named by
+ * origin and number. It proves nothing a whole one would not (the metric is
+ * nobody's signature either); the announcement it names was verified here.
+ */
+static gm_router_verdict_t judge_short(gm_router_t *r, const uint8_t neighbour[GM_ID_LEN],
+                                       uint64_t now_ms, uint64_t wall_s, gm_router_forward_t *fwd)
+{
+    const gm_route_update_t *u = &r->scratch.u;
+    long i;
+
+    if (memcmp(u->origin, r->own.body.node_id, GM_ID_LEN) == 0) {
+        memcpy(fwd->origin, u->origin, GM_ID_LEN);
+        fwd->seq = r->own_seq;
+        return GM_ROUTER_DUPLICATE; /* a route to this node: nothing to learn */
+    }
+    i = gm__router_find(r, u->origin);
+    if (i < 0 || r->dests[i]->seq < u->seq) {
+        return GM_ROUTER_NOT_HELD; /* sent only to a node known to hold it: rare, counted */
+    }
+    if (r->dests[i]->seq > u->seq) {
+        return GM_ROUTER_OLD_SEQ;
+    }
+    return judge_known(r, i, neighbour, now_ms, wall_s, fwd);
+}
+
 /* A verified announcement: replay check, directory, route. */
 static gm_router_verdict_t take_verified(gm_router_t *r, const uint8_t neighbour[GM_ID_LEN],
                                          uint64_t now_ms, gm_router_forward_t *fwd)
@@ -748,7 +770,13 @@ static gm_router_verdict_t judge(gm_router_t *r, const uint8_t neighbour[GM_ID_L
     if (!gm__router_is_neighbour(r, neighbour)) {
         return GM_ROUTER_NO_LINK;
     }
-    if (decode_outer(r, buf, len) != 0) {
+    if (gm_wire_route_update_decode(buf, len, &r->scratch.u) != 0) {
+        return GM_ROUTER_MALFORMED;
+    }
+    if (u->announcement_len == 0) {
+        return judge_short(r, neighbour, now_ms, wall_s, fwd);
+    }
+    if (decode_signed(r) != 0) {
         return GM_ROUTER_MALFORMED;
     }
     if (same_bytes(u->announcement, u->announcement_len, r->own_signed, r->own_signed_len)) {

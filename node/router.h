@@ -61,6 +61,7 @@ typedef enum {
     GM_ROUTER_DIRECTORY_FULL,      /* a new node while max_nodes are known, all reachable
                                        (an unreachable one makes room) */
     GM_ROUTER_NO_LINK,             /* from a neighbour that is not up (gm_router_link_up) */
+    GM_ROUTER_NOT_HELD,            /* a short update for an announcement not in the directory */
     GM_ROUTER_VERDICT_COUNT
 } gm_router_verdict_t;
 
@@ -262,11 +263,21 @@ GM_MUST_CHECK int gm_router_encode_route(gm_router_t *r, size_t i, uint8_t *out,
  */
 void gm_router_hold(gm_router_t *r, const uint8_t origin[GM_ID_LEN]);
 
+/*
+ * As gm_router_hold, for an update a link refused: that neighbour may lack the
+ * announcement, so the next update for it goes whole to every neighbour not
+ * known to hold it (gm_router_holds).
+ */
+void gm_router_hold_whole(gm_router_t *r, const uint8_t origin[GM_ID_LEN]);
+
 typedef struct {
     uint8_t origin[GM_ID_LEN];
     uint64_t seq;
     uint32_t metric; /* as advertised in the update; the infinity: a retraction */
     bool first;      /* no update for seq went to any neighbour before this one */
+    bool all_hold;   /* every neighbour holds announcement seq (gm_router_told_all) */
+    uint8_t short_update[GM_ROUTE_SHORT_MAX]; /* the same update, naming the announcement */
+    size_t short_len;
 } gm_router_news_t;
 
 /*
@@ -286,6 +297,23 @@ GM_MUST_CHECK int gm_router_take_news(gm_router_t *r, size_t *cursor, uint8_t *o
  */
 bool gm_router_is_news(const gm_router_t *r, const gm_router_news_t *news,
                        const uint8_t neighbour[GM_ID_LEN]);
+
+/*
+ * Whether neighbour holds the announcement of news, so that news->short_update
+ * can stand for the whole one: every neighbour does once news went to all of
+ * them (gm_router_told_all), and a neighbour that sent an update for that
+ * number does (its updates on this link are in its routes here).
+ */
+bool gm_router_holds(const gm_router_t *r, const gm_router_news_t *news,
+                     const uint8_t neighbour[GM_ID_LEN]);
+
+/*
+ * news reached every neighbour (whole, short, or withheld from one that had
+ * it): from now on they all hold the announcement, and so does every neighbour
+ * whose link comes up (gm_router_encode_route sends it whole), until
+ * gm_router_hold_whole.
+ */
+void gm_router_told_all(gm_router_t *r, const gm_router_news_t *news);
 
 void gm_router_stats(const gm_router_t *r, gm_router_stats_t *out);
 

@@ -257,6 +257,19 @@ int gm__router_encode(const uint8_t *signed_ann, size_t signed_len, uint32_t met
     return gm_wire_route_update_encode(&u, out, cap, out_len);
 }
 
+/* news as a short update: origin, number and metric. */
+static int encode_short(const gm__dest_t *d, gm_router_news_t *news)
+{
+    gm_route_update_t u;
+
+    u.announcement_len = 0;
+    memcpy(u.origin, d->body.node_id, GM_ID_LEN);
+    u.seq = d->seq;
+    u.metric = news->metric;
+    return gm_wire_route_update_encode(&u, news->short_update, sizeof news->short_update,
+                                       &news->short_len);
+}
+
 int gm_router_take_pending(gm_router_t *r, uint8_t *out, size_t cap, size_t *out_len)
 {
     size_t cursor = 0;
@@ -285,7 +298,9 @@ int gm_router_take_news(gm_router_t *r, size_t *cursor, uint8_t *out, size_t cap
             news->seq = d->seq;
             news->metric = d->adv_metric;
             news->first = d->told_seq != d->seq;
+            news->all_hold = d->all_hold_seq == d->seq;
             d->told_seq = d->seq;
+            err = encode_short(d, news);
             (*cursor)++;
         }
         return err;
@@ -299,6 +314,38 @@ void gm_router_hold(gm_router_t *r, const uint8_t origin[GM_ID_LEN])
 
     if (i >= 0) {
         gm__router_set_pending(r, r->dests[i], true);
+    }
+}
+
+void gm_router_hold_whole(gm_router_t *r, const uint8_t origin[GM_ID_LEN])
+{
+    long i = gm__router_find(r, origin);
+
+    if (i >= 0) {
+        gm__router_set_pending(r, r->dests[i], true);
+        r->dests[i]->all_hold_seq = 0;
+    }
+}
+
+bool gm_router_holds(const gm_router_t *r, const gm_router_news_t *news,
+                     const uint8_t neighbour[GM_ID_LEN])
+{
+    long i, k;
+
+    if (news->all_hold) {
+        return true;
+    }
+    i = gm__router_find(r, news->origin);
+    k = i >= 0 ? find_route(r->dests[i], neighbour) : -1;
+    return k >= 0 && r->dests[i]->routes[k].seq == news->seq;
+}
+
+void gm_router_told_all(gm_router_t *r, const gm_router_news_t *news)
+{
+    long i = gm__router_find(r, news->origin);
+
+    if (i >= 0 && r->dests[i]->seq == news->seq) {
+        r->dests[i]->all_hold_seq = news->seq;
     }
 }
 

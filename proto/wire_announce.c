@@ -109,11 +109,17 @@ int gm_wire_route_update_encode(const gm_route_update_t *u, uint8_t *out, size_t
 {
     Gmwire__RouteUpdate m = GMWIRE__ROUTE_UPDATE__INIT;
 
-    if (u->announcement_len == 0 || u->announcement_len > GM_ANNOUNCE_SIGNED_MAX) {
+    if (u->announcement_len > GM_ANNOUNCE_SIGNED_MAX || (u->announcement_len == 0 && u->seq == 0)) {
         return GM_EPROTO;
     }
-    m.announcement.data = (uint8_t *)u->announcement;
-    m.announcement.len = u->announcement_len;
+    if (u->announcement_len > 0) {
+        m.announcement.data = (uint8_t *)u->announcement;
+        m.announcement.len = u->announcement_len;
+    } else {
+        m.origin.data = (uint8_t *)u->origin;
+        m.origin.len = GM_ID_LEN;
+        m.seq = u->seq;
+    }
     m.metric = u->metric;
     if (gmwire__route_update__get_packed_size(&m) > cap) {
         return GM_ELIMIT;
@@ -134,9 +140,16 @@ int gm_wire_route_update_decode(const uint8_t *buf, size_t len, gm_route_update_
     if (m == NULL) {
         return GM_EPROTO;
     }
-    if (m->announcement.len > 0 && m->announcement.len <= GM_ANNOUNCE_SIGNED_MAX) {
+    if (m->announcement.len > 0 && m->announcement.len <= GM_ANNOUNCE_SIGNED_MAX &&
+        m->origin.len == 0 && m->seq == 0) {
         memcpy(out->announcement, m->announcement.data, m->announcement.len);
         out->announcement_len = m->announcement.len;
+        out->metric = m->metric;
+        err = 0;
+    } else if (m->announcement.len == 0 && m->origin.len == GM_ID_LEN && m->seq != 0) {
+        out->announcement_len = 0; /* short */
+        memcpy(out->origin, m->origin.data, GM_ID_LEN);
+        out->seq = m->seq;
         out->metric = m->metric;
         err = 0;
     }

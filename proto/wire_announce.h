@@ -19,6 +19,7 @@
 #define GM_ANNOUNCE_BODY_MAX (GM_CERT_MAX_LEN + GM_ANNOUNCE_PREKEYS_MAX + 32)
 #define GM_ANNOUNCE_SIGNED_MAX (GM_ANNOUNCE_BODY_MAX + GM_SIG_LEN + 8)
 #define GM_ROUTE_UPDATE_MAX (GM_ANNOUNCE_SIGNED_MAX + 16)
+#define GM_ROUTE_SHORT_MAX (GM_ID_LEN + 24) /* a short update (origin, seq, metric) */
 
 typedef struct {
     uint8_t cert[GM_CERT_MAX_LEN]; /* an encoded certificate, 1 .. GM_CERT_MAX_LEN bytes */
@@ -37,8 +38,10 @@ typedef struct {
 
 typedef struct {
     uint8_t announcement[GM_ANNOUNCE_SIGNED_MAX]; /* an encoded gm_announce_signed_t */
-    size_t announcement_len;
+    size_t announcement_len;                      /* 0: a short update */
     uint32_t metric;
+    uint8_t origin[GM_ID_LEN]; /* a short update's announcement: origin's number seq */
+    uint64_t seq;
 } gm_route_update_t;
 
 /*

@@ -389,6 +389,21 @@ static void seed_inner(const uint8_t *in, size_t len, int inner)
     }
 }
 
+/* A short update for who's announcement number seq, as a piece. */
+static void seed_short(int who, uint64_t seq, uint32_t metric)
+{
+    static gm_route_update_t u;
+    uint8_t out[GM_ROUTE_SHORT_MAX];
+    size_t len;
+
+    memset(&u, 0, sizeof u);
+    memcpy(u.origin, id_of(who), GM_ID_LEN);
+    u.seq = seq;
+    u.metric = metric;
+    FUZZ_CHECK(gm_wire_route_update_encode(&u, out, sizeof out, &len) == 0);
+    seed_piece(out, len);
+}
+
 /* The seeds that need a second announcement of D or the revoked node's. */
 static void seed_more(const char *dir)
 {
@@ -402,6 +417,12 @@ static void seed_more(const char *dir)
     seed_start(0x00);
     seed_piece(rv, rv_len);
     seed_write(dir, "revoked.bin");
+    /* from C: D's held number with a better metric, a number not held, our own id */
+    seed_start(FUZZ_PREFEED | (1u << FUZZ_FROM_SHIFT));
+    seed_short(FD, (uint64_t)FUZZ_NOW * 1000, 0);
+    seed_short(FD, (uint64_t)FUZZ_NOW * 1000 + 1, 1);
+    seed_short(FA, 5, 1);
+    seed_write(dir, "short_updates.bin");
 }
 
 int main(int argc, char **argv)

@@ -792,6 +792,135 @@ Test(router, news_skips_neighbours_that_have_the_announcement_and_never_a_retrac
     cr_assert(gm_router_is_news(fx.r, &news, id_of(C)));
 }
 
+/* A short update for who's announcement number seq, with metric, into fx.buf2. */
+static void short_update(int who, uint64_t seq, uint32_t metric)
+{
+    static gm_route_update_t u;
+
+    memset(&u, 0, sizeof u);
+    memcpy(u.origin, id_of(who), GM_ID_LEN);
+    u.seq = seq;
+    u.metric = metric;
+    cr_assert_eq(gm_wire_route_update_encode(&u, fx.buf2, sizeof fx.buf2, &fx.len2), 0);
+    cr_assert_leq(fx.len2, GM_ROUTE_SHORT_MAX);
+}
+
+/* A short update routes by an announcement already verified here, and by nothing else. */
+Test(router, short_update_changes_a_route_only_for_the_announcement_held)
+{
+    uint64_t seq;
+
+    announce(D);
+    seq = gm_router_own_seq(fx.origin[D]);
+    relay(3);
+    cr_assert_eq(deliver(fx.r, B, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_NEW);
+    assert_hop(D, B, 4);
+    short_update(D, seq, 1);
+    cr_assert_eq(deliver(fx.r, C, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_ROUTE_ONLY);
+    assert_hop(D, C, 2);
+    assert_forwarded(fx.buf, fx.len, 2); /* passed on whole: the next hop may lack it */
+    short_update(D, seq, 1);
+    cr_assert_eq(deliver(fx.r, C, fx.buf2, fx.len2), GM_ROUTER_DUPLICATE);
+    short_update(D, seq - 1, 0);
+    cr_assert_eq(deliver(fx.r, B, fx.buf2, fx.len2), GM_ROUTER_OLD_SEQ);
+    short_update(D, seq + 1, 0); /* a number never verified here proves nothing */
+    cr_assert_eq(deliver(fx.r, B, fx.buf2, fx.len2), GM_ROUTER_NOT_HELD);
+    short_update(C, 5, 0); /* an origin never heard of */
+    cr_assert_eq(deliver(fx.r, C, fx.buf2, fx.len2), GM_ROUTER_NOT_HELD);
+    assert_hop(D, C, 2);
+    cr_assert_eq(count(GM_ROUTER_NOT_HELD), 2);
+    short_update(A, 1000, 0); /* a route to this node itself */
+    cr_assert_eq(deliver(fx.r, B, fx.buf2, fx.len2), GM_ROUTER_DUPLICATE);
+    short_update(D, seq, 0);
+    cr_assert_eq(deliver(fx.r, D, fx.buf2, fx.len2), GM_ROUTER_NO_LINK);
+}
+
+/* Short news goes only where the announcement is known to be: a neighbour that advertised
+ * it, or every neighbour once news reached them all; a refused send undoes that. */
+Test(router, news_goes_short_only_to_neighbours_holding_the_announcement)
+{
+    gm_router_news_t news;
+    static gm_route_update_t u;
+    size_t cursor = 0;
+
+    cr_assert_eq(gm_router_link_up(fx.r, id_of(EXPIRED)), 0); /* a third neighbour */
+    announce(D);
+    relay(3);
+    cr_assert_eq(deliver(fx.r, B, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_NEW);
+    gm_router_hold(fx.r, id_of(D));
+    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    cr_assert_not(news.all_hold);
+    cr_assert(gm_router_holds(fx.r, &news, id_of(B)), "B sent it");
+    cr_assert_not(gm_router_holds(fx.r, &news, id_of(C)));
+    cr_assert_not(gm_router_holds(fx.r, &news, id_of(EXPIRED)));
+    cr_assert_eq(gm_wire_route_update_decode(news.short_update, news.short_len, &u), 0);
+    cr_assert_eq(u.announcement_len, 0);
+    cr_assert_arr_eq(u.origin, id_of(D), GM_ID_LEN);
+    cr_assert_eq(u.seq, news.seq);
+    cr_assert_eq(u.metric, 4);
+    gm_router_told_all(fx.r, &news);
+
+    /* a better route later: everyone holds the announcement now */
+    relay(1);
+    cr_assert_eq(deliver(fx.r, C, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_ROUTE_ONLY);
+    gm_router_hold(fx.r, id_of(D));
+    cursor = 0;
+    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    cr_assert(news.all_hold);
+    cr_assert(gm_router_holds(fx.r, &news, id_of(EXPIRED)));
+
+    /* a link refused that one: the next goes whole to whoever may lack it */
+    gm_router_hold_whole(fx.r, id_of(D));
+    cursor = 0;
+    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    cr_assert_not(news.all_hold);
+    cr_assert_not(gm_router_holds(fx.r, &news, id_of(EXPIRED)));
+    cr_assert(gm_router_holds(fx.r, &news, id_of(C)), "C sent it");
+
+    /* a newer announcement is nobody's until told */
+    gm_router_told_all(fx.r, &news);
+    announce(D);
+    relay(1);
+    cr_assert_eq(deliver(fx.r, C, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_NEW);
+    gm_router_hold(fx.r, id_of(D));
+    cursor = 0;
+    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    cr_assert_not(news.all_hold);
+    cr_assert_not(gm_router_holds(fx.r, &news, id_of(B)), "B had only the older number");
+}
+
+Test(router, short_form_codec_refuses_half_or_both_forms)
+{
+    static gm_route_update_t u, back;
+    uint8_t enc[GM_ROUTE_UPDATE_MAX];
+    size_t len;
+
+    memset(&u, 0, sizeof u);
+    memset(u.origin, 0x11, GM_ID_LEN);
+    u.seq = UINT64_MAX;
+    u.metric = 7;
+    cr_assert_eq(gm_wire_route_update_encode(&u, enc, sizeof enc, &len), 0);
+    cr_assert_leq(len, GM_ROUTE_SHORT_MAX);
+    cr_assert_eq(gm_wire_route_update_decode(enc, len, &back), 0);
+    cr_assert_eq(back.announcement_len, 0);
+    cr_assert_arr_eq(back.origin, u.origin, GM_ID_LEN);
+    cr_assert_eq(back.seq, UINT64_MAX);
+    cr_assert_eq(back.metric, 7);
+    u.seq = 0;
+    cr_assert_eq(gm_wire_route_update_encode(&u, enc, sizeof enc, &len), GM_EPROTO);
+    /* by hand: an origin a byte short; the whole id; no seq */
+    memset(enc, 0, sizeof enc);
+    enc[0] = 0x1a, enc[1] = GM_ID_LEN - 1, enc[GM_ID_LEN + 1] = 0x20, enc[GM_ID_LEN + 2] = 0x01;
+    cr_assert_eq(gm_wire_route_update_decode(enc, GM_ID_LEN + 3, &back), GM_EPROTO);
+    enc[1] = GM_ID_LEN, enc[GM_ID_LEN + 2] = 0x20, enc[GM_ID_LEN + 3] = 0x01;
+    cr_assert_eq(gm_wire_route_update_decode(enc, GM_ID_LEN + 4, &back), 0);
+    cr_assert_eq(gm_wire_route_update_decode(enc, GM_ID_LEN + 2, &back), GM_EPROTO, "no seq");
+    announce(D);
+    memcpy(enc + GM_ID_LEN + 4, fx.buf, fx.len); /* a whole update after the short fields */
+    cr_assert_eq(gm_wire_route_update_decode(enc, GM_ID_LEN + 4 + fx.len, &back), GM_EPROTO,
+                 "both forms");
+}
+
 /* The directory is kept in node id order; finding and dropping entries keeps it so. */
 Test(router, many_nodes_are_found_after_entries_come_and_go)
 {

@@ -123,12 +123,13 @@ void sim_report_table(FILE *f, const sim_report_t *r)
                "node per minute\n",
             share(t.control, w->wire_bytes), t.minutes > 0 ? t.control / (double)n / t.minutes : 0);
     fprintf(f, "  announcements made: %llu; route updates judged: %llu new, %llu route only, %llu duplicates, %llu dropped; "
-               "%llu links went down; %llu updates waited for a full link\n",
+               "%llu sent short; %llu links went down; %llu updates waited for a full link\n",
             (unsigned long long)w->announcements,
             (unsigned long long)w->verdicts[GM_ROUTER_ACCEPTED_NEW],
             (unsigned long long)w->verdicts[GM_ROUTER_ACCEPTED_ROUTE_ONLY],
             (unsigned long long)w->verdicts[GM_ROUTER_DUPLICATE], (unsigned long long)dropped(w),
-            (unsigned long long)w->link_downs, (unsigned long long)w->routes_deferred);
+            (unsigned long long)w->routes_short, (unsigned long long)w->link_downs,
+            (unsigned long long)w->routes_deferred);
     fprintf(f, "  store peak per node: %llu bytes, %llu bundles (largest of any node)\n",
             (unsigned long long)w->store_peak_bytes, (unsigned long long)w->store_peak_bundles);
     fprintf(f, "  links up: %.1f per node on average\n",
@@ -203,6 +204,12 @@ int sim_report_json(FILE *f, const sim_report_t *r)
     cJSON_AddNumberToObject(bytes, "control_per_node_per_minute",
                             t.minutes > 0 ? t.control / (double)r->sc->nodes / t.minutes : 0);
     cJSON_AddNumberToObject(root, "routes_deferred", (double)w->routes_deferred);
+    cJSON_AddNumberToObject(root, "routes_short", (double)w->routes_short);
+    cJSON *verdicts = cJSON_AddObjectToObject(root, "route_verdicts");
+    for (int v = 0; verdicts != NULL && v < GM_ROUTER_VERDICT_COUNT; v++) {
+        cJSON_AddNumberToObject(verdicts, gm_router_verdict_str((gm_router_verdict_t)v),
+                                (double)w->verdicts[v]);
+    }
     cJSON_AddNumberToObject(root, "store_peak_bytes", (double)w->store_peak_bytes);
     cJSON_AddNumberToObject(root, "store_peak_bundles", (double)w->store_peak_bundles);
     cJSON_AddNumberToObject(conv, "changes", (double)w->changes);

@@ -133,7 +133,7 @@ typedef struct {
     uint64_t links_up_sum, link_samples;
     uint64_t same_instant_limit;   /* loop turns cut short at one instant (should be 0) */
     uint64_t verdicts[GM_ROUTER_VERDICT_COUNT]; /* route updates judged, all nodes, this life */
-    uint64_t link_downs, announcements, routes_deferred;
+    uint64_t link_downs, announcements, routes_deferred, routes_short;
 } sim_world_stats_t;
 
 void sim_world_stats(sim_world_t *w, sim_world_stats_t *out);

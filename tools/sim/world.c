@@ -553,6 +553,7 @@ void sim_world_stats(sim_world_t *w, sim_world_stats_t *out)
             gm_mesh_stats_t ms;
             gm_mesh_stats(n->mesh, &ms);
             out->routes_deferred += ms.routes_deferred;
+            out->routes_short += ms.routes_short;
         }
         out->store_peak_bundles = n->store_peak_bundles > out->store_peak_bundles
                                       ? n->store_peak_bundles
