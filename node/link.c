@@ -558,16 +558,14 @@ static uint64_t earlier(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
-/* The loop time at which an up link's certificate lapses; UINT64_MAX if beyond reach. */
-static uint64_t cert_due(const gm_link_t *l, uint64_t now)
+uint64_t gm__link_lapse_s(const gm_link_t *l)
 {
-    uint64_t wall = gm__wall(l->node), end = l->peer_cert.body.not_after;
-    uint64_t left = end >= wall ? end - wall : 0; /* checked above: not yet past the skew */
+    uint64_t end = l->peer_cert.body.not_after;
 
-    if (left > (UINT64_MAX - now) / 1000u - GM_CERT_SKEW_SECONDS - 1) {
+    if (l->state != LINK_UP || end > UINT64_MAX - GM_CERT_SKEW_SECONDS - 1) {
         return UINT64_MAX;
     }
-    return now + (left + GM_CERT_SKEW_SECONDS + 1) * 1000u;
+    return end + GM_CERT_SKEW_SECONDS + 1;
 }
 
 uint64_t gm__link_tick(gm_link_t *l, uint64_t now)
@@ -588,7 +586,7 @@ uint64_t gm__link_tick(gm_link_t *l, uint64_t now)
         gm__link_close(l, GM_REFUSE_COUNT, false, "dead peer");
         return UINT64_MAX;
     }
-    if (gm__wall(l->node) > l->peer_cert.body.not_after + GM_CERT_SKEW_SECONDS) {
+    if (gm__wall(l->node) >= gm__link_lapse_s(l)) {
         gm__link_close(l, GM_REFUSE_EXPIRED, true, "certificate expired while linked");
         return UINT64_MAX;
     }
@@ -602,7 +600,7 @@ uint64_t gm__link_tick(gm_link_t *l, uint64_t now)
         (void)send_msg(l, &m); /* a full queue needs no keepalive: due again next tick */
     }
     return earlier(earlier(l->t_last_rx + c->dead_after_ms + 1, l->t_last_tx + c->keepalive_ms),
-                   earlier(l->t_up + (uint64_t)c->max_link_age_s * 1000u + 1, cert_due(l, now)));
+                   l->t_up + (uint64_t)c->max_link_age_s * 1000u + 1);
 }
 
 void gm__link_recheck(gm_link_t *l)

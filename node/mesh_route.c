@@ -103,7 +103,8 @@ struct news {
     gm_mesh_t *m;
     const gm_router_news_t *news;
     size_t len;
-    bool refused;
+    bool refused; /* a full link: again on a later tick */
+    bool missed;  /* a neighbour was not sent it, for whatever reason */
 };
 
 /* The update whole, or short to a neighbour that holds its announcement already. */
@@ -118,13 +119,12 @@ static void send_news(void *ctx, const uint8_t peer[GM_ID_LEN])
     }
     if (gm_router_holds(n->m->router, news, peer)) {
         err = send_ctl(n->m, peer, GM_CH_ROUTE, news->short_update, news->short_len);
-        n->m->stats.routes_short++;
+        n->m->stats.routes_short += err == 0;
     } else {
         err = send_ctl(n->m, peer, GM_CH_ROUTE, n->m->frame, n->len);
     }
-    if (err == GM_ELIMIT) {
-        n->refused = true;
-    }
+    n->refused |= err == GM_ELIMIT;
+    n->missed |= err != 0;
 }
 
 /*
@@ -135,17 +135,17 @@ static void send_news(void *ctx, const uint8_t peer[GM_ID_LEN])
 static void flood_pending(gm_mesh_t *m)
 {
     gm_router_news_t news;
-    struct news n = {m, &news, 0, false};
+    struct news n = {m, &news, 0, false, false};
     size_t cursor = 0;
 
     while (gm_router_take_news(m->router, &cursor, m->frame, GM_MESH_FRAME_MAX, &n.len, &news) ==
            0) {
-        n.refused = false;
-        gm_node_each_peer(m->node, send_news, &n);
+        n.refused = n.missed = false;
+        n.missed = !gm_node_each_peer(m->node, send_news, &n);
         if (n.refused) {
             defer_route(m, news.origin);
-        } else {
-            gm_router_told_all(m->router, &news);
+        } else if (!n.missed) {
+            gm_router_told_all(m->router, &news); /* else the next update goes whole */
         }
         m->rescan = true;
     }
@@ -260,6 +260,12 @@ void gm__mesh_route_link_up(gm_mesh_t *m, const uint8_t peer[GM_ID_LEN])
 {
     size_t len;
 
+    /* A link that replaced another to the same peer (it restarted and dialled again
+     * before the old one was found dead): what it said before may be gone with its
+     * state, so its routes go, and their retractions at the end of the turn. */
+    if (gm_router_link_down(m->router, peer) > 0) {
+        m->route_news = true;
+    }
     if (gm_router_link_up(m->router, peer) != 0) {
         gm_node_log(m->node, GM_LOG_WARN, "mesh: too many neighbours for the router");
         return;

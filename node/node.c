@@ -360,20 +360,25 @@ static void on_tick(uv_timer_t *h)
     gm_link_t *l = n->links;
 
     gm_node_wake(n);
-    /* most ticks find no link timer due: a thousand-node simulation ticks 4,000
-     * nodes a simulated second, and walking every link each time costs more than
-     * all the rest of an idle tick */
-    if (now >= n->links_due_ms) {
-        uint64_t due = UINT64_MAX;
+    /* most ticks find nothing due on any link: a thousand-node simulation ticks 4,000
+     * nodes a simulated second, and walking every link each time costs more than all
+     * the rest of an idle tick. Certificates lapse by the wall clock, which may jump. */
+    if (now >= n->links_due_ms || gm__wall(n) >= n->links_lapse_s) {
+        uint64_t due = UINT64_MAX, lapse = UINT64_MAX;
 
         n->links_due_ms = UINT64_MAX; /* a link made meanwhile lowers it again */
         while (l != NULL) {
-            gm_link_t *next = l->next; /* ticking may close l */
+            gm_link_t *next = l->next; /* ticking may close l; it is freed after the turn */
             uint64_t d = gm__link_tick(l, now);
-            due = d < due ? d : due;
+            if (d != UINT64_MAX) {
+                uint64_t s = gm__link_lapse_s(l);
+                due = d < due ? d : due;
+                lapse = s < lapse ? s : lapse;
+            }
             l = next;
         }
         n->links_due_ms = due < n->links_due_ms ? due : n->links_due_ms;
+        n->links_lapse_s = lapse;
     }
     if (n->hooks.tick != NULL) {
         n->hooks.tick(n->hooks_ctx);
@@ -627,7 +632,7 @@ void gm_node_set_hooks(gm_node_t *n, const gm_node_hooks_t *hooks, void *ctx)
     n->hooks_ctx = ctx;
 }
 
-void gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM_ID_LEN]),
+bool gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM_ID_LEN]),
                        void *ctx)
 {
     uint8_t(*ids)[GM_ID_LEN];
@@ -637,7 +642,7 @@ void gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM
     ids = count > 0 ? malloc(count * GM_ID_LEN) : NULL;
     if (count > 0 && ids == NULL) {
         gm__log(n, GM_LOG_ERROR, "out of memory: a message to every neighbour was not sent");
-        return;
+        return false;
     }
     for (gm_link_t *l = n->links; ids != NULL && l != NULL; l = l->next) {
         /* a peer with two links up (a replacement in progress) is visited once */
@@ -651,6 +656,7 @@ void gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM
         }
     }
     free(ids);
+    return true;
 }
 
 const gm_node_config_t *gm_node_config(const gm_node_t *n)

@@ -160,8 +160,11 @@ typedef int (*gm_node_control_ext)(void *ctx, const uint8_t *arg, size_t len, ui
 void gm_node_set_control_ext(gm_node_t *n, gm_control_op_t op, gm_node_control_ext fn,
                              void *ctx);
 
-/* Calls fn for every neighbour with a link up (once each). fn must not close links. */
-void gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM_ID_LEN]),
+/*
+ * Calls fn for every neighbour with a link up (once each). fn must not close
+ * links. False if it could not (out of memory, logged): nobody was called.
+ */
+bool gm_node_each_peer(gm_node_t *n, void (*fn)(void *ctx, const uint8_t peer[GM_ID_LEN]),
                        void *ctx);
 
 /* The node's directory, configuration, loop, clocks and log, for the layers above. */

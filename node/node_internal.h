@@ -36,7 +36,7 @@ struct gm_link {
     char peer_name[2 * GM_NAME_MAX + 2]; /* callsign@org */
     gm_role_t peer_role;
     uint16_t peer_listen_port;
-    gm_cert_t peer_cert;       /* rechecked when the trust store changes; expiry each tick */
+    gm_cert_t peer_cert;       /* rechecked when the trust store changes; expiry by wall time */
     /* times in loop milliseconds */
     uint64_t t_created, t_up, t_last_rx, t_last_tx;
     uint64_t bytes_in, bytes_out, frames_in, frames_out, rekeys, keepalive_seq;
@@ -88,7 +88,8 @@ struct gm_node {
     char bound[GM_MAX_ADDRS][GM_ADDR_LEN];
     size_t n_listeners;
     gm_link_t *links;
-    uint64_t links_due_ms;     /* no link's tick can act before then (gm__link_tick) */
+    uint64_t links_due_ms;     /* no link's loop timer can run out before then */
+    uint64_t links_lapse_s;    /* nor any peer certificate lapse before this wall second */
     gm_link_t *dirty;
     gm_link_t *dead;           /* closed links, freed after the loop turn */
     gm_dialer_t *dialers;
@@ -151,11 +152,14 @@ GM_MUST_CHECK int gm__link_new(gm_node_t *n, gm_conn_t *conn, bool initiator, gm
 void gm__link_close(gm_link_t *link, gm_refusal_t reason, bool is_refusal, const char *text);
 void gm__link_flush(gm_link_t *link);
 /*
- * Closes the link if a timer ran out, sends a keepalive if one is due, and
- * returns the earliest loop time at which its next tick can act (UINT64_MAX
- * once closed). Traffic only moves that time later.
+ * Closes the link if a timer ran out or its peer's certificate lapsed, sends
+ * a keepalive if one is due, and returns the earliest loop time at which one
+ * of its timers can run out next (UINT64_MAX once closed). Traffic only moves
+ * that time later.
  */
 uint64_t gm__link_tick(gm_link_t *link, uint64_t now);
+/* The wall second from which an up link's peer certificate is past its validity and skew. */
+uint64_t gm__link_lapse_s(const gm_link_t *link);
 GM_MUST_CHECK int gm__link_send_data(gm_link_t *link, uint32_t channel, const uint8_t *data,
                                      size_t len, bool control);
 void gm__link_free(gm_link_t *link);

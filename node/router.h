@@ -265,8 +265,8 @@ void gm_router_hold(gm_router_t *r, const uint8_t origin[GM_ID_LEN]);
 
 /*
  * As gm_router_hold, for an update a link refused: that neighbour may lack the
- * announcement, so the next update for it goes whole to every neighbour not
- * known to hold it (gm_router_holds).
+ * announcement (a link replaced without its routes being dropped could still
+ * say otherwise), so the next update for it goes whole to every neighbour.
  */
 void gm_router_hold_whole(gm_router_t *r, const uint8_t origin[GM_ID_LEN]);
 
@@ -276,6 +276,7 @@ typedef struct {
     uint32_t metric; /* as advertised in the update; the infinity: a retraction */
     bool first;      /* no update for seq went to any neighbour before this one */
     bool all_hold;   /* every neighbour holds announcement seq (gm_router_told_all) */
+    bool whole;      /* after gm_router_hold_whole: no neighbour is taken to hold it */
     uint8_t short_update[GM_ROUTE_SHORT_MAX]; /* the same update, naming the announcement */
     size_t short_len;
 } gm_router_news_t;
@@ -302,7 +303,11 @@ bool gm_router_is_news(const gm_router_t *r, const gm_router_news_t *news,
  * Whether neighbour holds the announcement of news, so that news->short_update
  * can stand for the whole one: every neighbour does once news went to all of
  * them (gm_router_told_all), and a neighbour that sent an update for that
- * number does (its updates on this link are in its routes here).
+ * number does (its updates on this link are in its routes here). Never after
+ * gm_router_hold_whole, nor for a peer that is not a neighbour here
+ * (gm_router_link_up). It cannot know that a neighbour dropped the entry since
+ * (its directory full): that neighbour counts the short updates as not held
+ * and has its route back with the origin's next announcement.
  */
 bool gm_router_holds(const gm_router_t *r, const gm_router_news_t *news,
                      const uint8_t neighbour[GM_ID_LEN]);

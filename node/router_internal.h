@@ -39,6 +39,7 @@ typedef struct {
     bool pending; /* the advertised route changed and no update went out yet */
     uint64_t told_seq; /* the newest number any neighbour was sent an update for */
     uint64_t all_hold_seq; /* every neighbour holds this number's announcement (0: unknown) */
+    bool whole_next;       /* a link refused an update for it: the next goes whole to all */
     uint64_t sig_key;  /* the announcement's signature's first 8 bytes: its key in sig_index */
     void *sig_next;    /* the next entry with the same key bucket */
     size_t n_routes, cap_routes;

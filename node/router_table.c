@@ -265,7 +265,7 @@ static int encode_short(const gm__dest_t *d, gm_router_news_t *news)
     u.announcement_len = 0;
     memcpy(u.origin, d->body.node_id, GM_ID_LEN);
     u.seq = d->seq;
-    u.metric = news->metric;
+    u.metric = d->adv_metric;
     return gm_wire_route_update_encode(&u, news->short_update, sizeof news->short_update,
                                        &news->short_len);
 }
@@ -291,16 +291,18 @@ int gm_router_take_news(gm_router_t *r, size_t *cursor, uint8_t *out, size_t cap
         if (!d->pending) {
             continue;
         }
+        memcpy(news->origin, d->body.node_id, GM_ID_LEN);
+        news->seq = d->seq;
+        news->metric = d->adv_metric;
         err = gm__router_encode(d->signed_ann, d->signed_len, d->adv_metric, out, cap, out_len);
+        err = err == 0 ? encode_short(d, news) : err;
         if (err == 0) {
             gm__router_set_pending(r, d, false);
-            memcpy(news->origin, d->body.node_id, GM_ID_LEN);
-            news->seq = d->seq;
-            news->metric = d->adv_metric;
             news->first = d->told_seq != d->seq;
-            news->all_hold = d->all_hold_seq == d->seq;
+            news->whole = d->whole_next;
+            news->all_hold = !d->whole_next && d->all_hold_seq == d->seq;
             d->told_seq = d->seq;
-            err = encode_short(d, news);
+            d->whole_next = false;
             (*cursor)++;
         }
         return err;
@@ -324,6 +326,7 @@ void gm_router_hold_whole(gm_router_t *r, const uint8_t origin[GM_ID_LEN])
     if (i >= 0) {
         gm__router_set_pending(r, r->dests[i], true);
         r->dests[i]->all_hold_seq = 0;
+        r->dests[i]->whole_next = true;
     }
 }
 
@@ -332,6 +335,9 @@ bool gm_router_holds(const gm_router_t *r, const gm_router_news_t *news,
 {
     long i, k;
 
+    if (news->whole || !gm__router_is_neighbour(r, neighbour)) {
+        return false;
+    }
     if (news->all_hold) {
         return true;
     }

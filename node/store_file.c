@@ -303,8 +303,8 @@ static int open_existing(gm_store_t *s, const char *path, const char *uri, gm_wh
     if (rc != SQLITE_OK) {
         return refuse(why, path, s->db, rc);
     }
-    if (uri != NULL && write_schema_if_empty(s->db) != SQLITE_OK) {
-        return refuse(why, path, s->db, sqlite3_errcode(s->db));
+    if (uri != NULL && (rc = write_schema_if_empty(s->db)) != SQLITE_OK) {
+        return refuse(why, path, s->db, rc);
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_db_config(s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
@@ -316,6 +316,12 @@ static int open_existing(gm_store_t *s, const char *path, const char *uri, gm_wh
     err = check_identity(s->db, path, why);
     if (err == 0) {
         err = check_intact(s->db, path, uri != NULL, why);
+    }
+    /* memdb without a log takes its exclusive lock only with a write: take it now, so that
+     * a second node on the same store is refused here, as with a file */
+    if (err == 0 && uri != NULL &&
+        (rc = sqlite3_exec(s->db, "BEGIN EXCLUSIVE; COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
+        err = refuse(why, path, s->db, rc);
     }
     if (err == 0) {
         err = prepare_all(s, path, why);
@@ -539,6 +545,9 @@ int gm_store_new(const char *path, const gm_store_limits_t *lim, gm_store_t **ou
     return 0;
 }
 
+/* SQLite's memdb grows to 1 GiB at most: room for the bundles, their indexes and the rest */
+#define MEMORY_STORE_MAX (512ull << 20)
+
 /* "file:/NAME?vfs=memdb": memdb shares a name that begins with a slash between connections. */
 static int memory_uri(const char *name, char *uri, size_t cap)
 {
@@ -560,6 +569,11 @@ int gm_store_new_memory(const char *name, const gm_store_limits_t *lim, gm_store
 
     if (err == 0 && (err = memory_uri(name, uri, sizeof uri)) != 0) {
         gm_why_set(why, "%s: not usable as a memory store's name", name);
+    }
+    if (err == 0 && lim->max_total > MEMORY_STORE_MAX) {
+        gm_why_set(why, "%s: a memory store holds at most %llu MiB of bundles (memdb's cap)",
+                   name, (unsigned long long)(MEMORY_STORE_MAX >> 20));
+        err = GM_EPROTO;
     }
     if (err != 0) {
         return err;

@@ -145,6 +145,8 @@ int gm_wire_route_update_decode(const uint8_t *buf, size_t len, gm_route_update_
         memcpy(out->announcement, m->announcement.data, m->announcement.len);
         out->announcement_len = m->announcement.len;
         out->metric = m->metric;
+        memset(out->origin, 0, GM_ID_LEN);
+        out->seq = 0;
         err = 0;
     } else if (m->announcement.len == 0 && m->origin.len == GM_ID_LEN && m->seq != 0) {
         out->announcement_len = 0; /* short */

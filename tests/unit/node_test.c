@@ -383,11 +383,15 @@ Test(node, link_closes_when_the_peer_certificate_expires)
     gm_test_node_dir(&m.org_a, m.tmp, "guard", GM_ROLE_HANDHELD, NOW_NB, now + DAY, dir_b, NULL);
     gm_test_config(&ca, "mem:a");
     gm_test_config(&cb, "mem:b");
+    /* nothing else due on the link for 20 s: the wall clock's jump alone must be noticed */
+    ca.keepalive_ms = cb.keepalive_ms = 20000;
+    ca.dead_after_ms = cb.dead_after_ms = 60000;
     snprintf(cb.peers[0], GM_ADDR_LEN, "mem:a");
     cb.n_peers = 1;
     a = gm_test_mesh_start(&m, dir_a, &ca);
     b = gm_test_mesh_start(&m, dir_b, &cb);
     cr_assert(gm_test_wait_linked(&m, a, b, 2000));
+    gm_test_run_for(&m.loop, 5 * ca.tick_ms); /* a tick has looked at the link since */
     m.clock_offset[a] = 2 * DAY;
     cr_assert(gm_test_wait_refusal(&m, a, GM_REFUSE_EXPIRED, 3000));
     cr_assert(gm_test_log_has(&m, a, "certificate expired while linked"));

@@ -869,12 +869,20 @@ Test(router, news_goes_short_only_to_neighbours_holding_the_announcement)
     cr_assert(news.all_hold);
     cr_assert(gm_router_holds(fx.r, &news, id_of(EXPIRED)));
 
-    /* a link refused that one: the next goes whole to whoever may lack it */
+    cr_assert_not(gm_router_holds(fx.r, &news, id_of(FOREIGN)), "not a neighbour here");
+
+    /* a link refused that one: the next goes whole to every neighbour, once */
     gm_router_hold_whole(fx.r, id_of(D));
     cursor = 0;
     cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    cr_assert(news.whole);
     cr_assert_not(news.all_hold);
     cr_assert_not(gm_router_holds(fx.r, &news, id_of(EXPIRED)));
+    cr_assert_not(gm_router_holds(fx.r, &news, id_of(C)), "even C, which sent it");
+    gm_router_hold(fx.r, id_of(D));
+    cursor = 0;
+    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    cr_assert_not(news.whole);
     cr_assert(gm_router_holds(fx.r, &news, id_of(C)), "C sent it");
 
     /* a newer announcement is nobody's until told */

@@ -200,6 +200,9 @@ Test(store, memory_store_outlives_a_crash_while_held_and_writes_no_file)
     cr_assert_eq(list(NULL, 0), 3);
     cr_assert_eq(state_of(4), GM_STORE_UNSEEN);
     cr_assert_eq(access(name, F_OK), -1, "a memory store made a file");
+    gm_store_t *second = NULL;
+    cr_assert_neq(gm_store_new_memory(name, &lim, &second, &why), 0, "a second node got it too");
+    cr_assert_null(second);
     gm_store_free(store);
     gm_store_memory_release(hold);
     /* nothing holds it any more: the next one starts empty */
@@ -207,7 +210,7 @@ Test(store, memory_store_outlives_a_crash_while_held_and_writes_no_file)
     cr_assert_eq(list(NULL, 0), 0);
 }
 
-Test(store, memory_store_name_that_would_change_its_uri_is_refused)
+Test(store, memory_store_name_that_would_change_its_uri_or_a_size_beyond_memdb_is_refused)
 {
     gm_store_limits_t lim = {.max_total = unit, .max_per_origin = unit, .max_bundle = unit};
     gm_store_t *s = NULL;
@@ -216,6 +219,9 @@ Test(store, memory_store_name_that_would_change_its_uri_is_refused)
     cr_assert_eq(gm_store_new_memory("/x?vfs=unix", &lim, &s, &why), GM_EPROTO);
     cr_assert_null(s);
     cr_assert(strstr(why.msg, "memory store") != NULL, "%s", why.msg);
+    lim.max_total = lim.max_per_origin = 1ull << 30; /* beyond what memdb holds */
+    cr_assert_eq(gm_store_new_memory("/too-big", &lim, &s, &why), GM_EPROTO);
+    cr_assert(strstr(why.msg, "at most") != NULL, "%s", why.msg);
 }
 
 /* ---- duplicates, custody handed on, delivery ---- */

@@ -163,7 +163,8 @@ static int node_start(sim_world_t *w, sim_node_t *n, gm_why_t *why)
     uint32_t peers[GM_MAX_ADDRS];
     /* the stores are SQLite memory databases: the same code and queries, without a
      * thousand write-ahead logs to write (docs/simulator.md) */
-    gm_node_env_t env = {w->loop, w->hub, sim_wall, w, w->log, true};
+    gm_node_env_t env = {.loop = w->loop, .hub = w->hub, .wall_clock = sim_wall, .clock_ctx = w,
+                         .log = w->log, .store_in_memory = true};
     int err;
 
     snprintf(cfg.listen[0], GM_ADDR_LEN, "mem:%s", n->name);
