@@ -33,6 +33,13 @@ const char *gm_cert_verdict_str(gm_cert_verdict_t v)
     return "unknown verdict";
 }
 
+uint64_t gm_cert_lapse_s(const gm_cert_body_t *body)
+{
+    uint64_t at = body->not_after + GM_CERT_SKEW_SECONDS + 1;
+
+    return at < body->not_after ? UINT64_MAX : at;
+}
+
 void gm_id_from_pk(uint8_t id[GM_ID_LEN], const uint8_t pk[GM_KEY_LEN])
 {
     uint8_t h[crypto_hash_sha256_BYTES];

@@ -60,6 +60,9 @@ typedef enum {
 /* A short phrase for each verdict, e.g. "expired". */
 const char *gm_cert_verdict_str(gm_cert_verdict_t v);
 
+/* The first wall second at which body counts as expired, the skew allowed; UINT64_MAX: never. */
+uint64_t gm_cert_lapse_s(const gm_cert_body_t *body);
+
 /* Which public keys two certificates share: GM_SHARED_* bits. */
 #define GM_SHARED_SIGN 0x1u
 #define GM_SHARED_LINK 0x2u

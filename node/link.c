@@ -560,12 +560,7 @@ static uint64_t earlier(uint64_t a, uint64_t b)
 
 uint64_t gm__link_lapse_s(const gm_link_t *l)
 {
-    uint64_t end = l->peer_cert.body.not_after;
-
-    if (l->state != LINK_UP || end > UINT64_MAX - GM_CERT_SKEW_SECONDS - 1) {
-        return UINT64_MAX;
-    }
-    return end + GM_CERT_SKEW_SECONDS + 1;
+    return l->state == LINK_UP ? gm_cert_lapse_s(&l->peer_cert.body) : UINT64_MAX;
 }
 
 uint64_t gm__link_tick(gm_link_t *l, uint64_t now)

@@ -357,17 +357,9 @@ static gm__dest_t *add_dest(gm_router_t *r, const uint8_t id[GM_ID_LEN])
     return d;
 }
 
-/* The wall time from which a certificate counts as expired (beyond the skew). */
-static uint64_t lapse_s(const gm_cert_body_t *body)
-{
-    uint64_t at = body->not_after + GM_CERT_SKEW_SECONDS + 1;
-
-    return at < body->not_after ? UINT64_MAX : at;
-}
-
 static void lapse_due(gm_router_t *r, const gm_cert_body_t *body)
 {
-    uint64_t at = lapse_s(body);
+    uint64_t at = gm_cert_lapse_s(body);
 
     if (at < r->lapse_due_s) {
         r->lapse_due_s = at;
@@ -496,7 +488,7 @@ size_t gm_router_tick(gm_router_t *r, uint64_t now_ms, uint64_t wall_s)
     while (i < r->n_dests) {
         gm__dest_t *d = r->dests[i];
 
-        if (wall_s >= lapse_s(&d->body)) {
+        if (wall_s >= gm_cert_lapse_s(&d->body)) {
             remove_dest(r, i);
             continue;
         }

@@ -300,7 +300,7 @@ int gm_router_take_news(gm_router_t *r, size_t *cursor, uint8_t *out, size_t cap
             gm__router_set_pending(r, d, false);
             news->first = d->told_seq != d->seq;
             news->whole = d->whole_next;
-            news->all_hold = !d->whole_next && d->all_hold_seq == d->seq;
+            news->all_hold = d->all_hold_seq == d->seq; /* 0 after gm_router_hold_whole */
             d->told_seq = d->seq;
             d->whole_next = false;
             (*cursor)++;
@@ -310,23 +310,30 @@ int gm_router_take_news(gm_router_t *r, size_t *cursor, uint8_t *out, size_t cap
     return GM_ENOENT;
 }
 
-void gm_router_hold(gm_router_t *r, const uint8_t origin[GM_ID_LEN])
+/* origin's entry, set pending; NULL if the directory has none. */
+static gm__dest_t *hold(gm_router_t *r, const uint8_t origin[GM_ID_LEN])
 {
     long i = gm__router_find(r, origin);
 
-    if (i >= 0) {
-        gm__router_set_pending(r, r->dests[i], true);
+    if (i < 0) {
+        return NULL;
     }
+    gm__router_set_pending(r, r->dests[i], true);
+    return r->dests[i];
+}
+
+void gm_router_hold(gm_router_t *r, const uint8_t origin[GM_ID_LEN])
+{
+    (void)hold(r, origin);
 }
 
 void gm_router_hold_whole(gm_router_t *r, const uint8_t origin[GM_ID_LEN])
 {
-    long i = gm__router_find(r, origin);
+    gm__dest_t *d = hold(r, origin);
 
-    if (i >= 0) {
-        gm__router_set_pending(r, r->dests[i], true);
-        r->dests[i]->all_hold_seq = 0;
-        r->dests[i]->whole_next = true;
+    if (d != NULL) {
+        d->all_hold_seq = 0;
+        d->whole_next = true;
     }
 }
 

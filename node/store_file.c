@@ -241,8 +241,7 @@ static int check_intact(sqlite3 *db, const char *path, bool in_memory, gm_why_t 
                           "PRAGMA synchronous = FULL; PRAGMA cell_size_check = ON;"
                           "PRAGMA trusted_schema = OFF;"
                           /* the log goes back into the file every 128 pages and is cut to
-                           * 512 KiB: it stays small on a handheld's flash, and in memory
-                           * when a thousand simulated nodes keep their stores on tmpfs */
+                           * 512 KiB: it stays small on a handheld's flash */
                           "PRAGMA wal_autocheckpoint = 128;"
                           "PRAGMA journal_size_limit = 524288;"
                           /* every put runs in a savepoint: its sub-journal stays in memory
@@ -513,11 +512,31 @@ static void remove_new_wal(const char *wal)
     }
 }
 
+/* A store handle opened on path (a file) or uri (a memory store); freed again on failure. */
+static int open_store(const char *path, const char *uri, const gm_store_limits_t *lim,
+                      gm_store_t **out, gm_why_t *why)
+{
+    gm_store_t *s = calloc(1, sizeof *s);
+    int err;
+
+    if (s == NULL) {
+        gm_why_set(why, "%s: out of memory", path);
+        return GM_ENOMEM;
+    }
+    s->lim = *lim;
+    err = open_existing(s, path, uri, why);
+    if (err != 0) {
+        gm_store_free(s);
+        return err;
+    }
+    *out = s;
+    return 0;
+}
+
 int gm_store_new(const char *path, const gm_store_limits_t *lim, gm_store_t **out, gm_why_t *why)
 {
     char wal[GM_PATH_MAX + 8];
     bool had_wal;
-    gm_store_t *s;
     int err = check_limits(lim, path, why);
 
     if (err == 0) {
@@ -526,23 +545,12 @@ int gm_store_new(const char *path, const gm_store_limits_t *lim, gm_store_t **ou
     if (err != 0) {
         return err;
     }
-    s = calloc(1, sizeof *s);
-    if (s == NULL) {
-        gm_why_set(why, "%s: out of memory", path);
-        return GM_ENOMEM;
-    }
-    s->lim = *lim;
     had_wal = has_wal(path, wal);
-    err = open_existing(s, path, NULL, why);
-    if (err != 0) {
-        gm_store_free(s);
-        if (!had_wal) {
-            remove_new_wal(wal);
-        }
-        return err;
+    err = open_store(path, NULL, lim, out, why);
+    if (err != 0 && !had_wal) {
+        remove_new_wal(wal);
     }
-    *out = s;
-    return 0;
+    return err;
 }
 
 /* SQLite's memdb grows to 1 GiB at most: room for the bundles, their indexes and the rest */
@@ -564,7 +572,6 @@ int gm_store_new_memory(const char *name, const gm_store_limits_t *lim, gm_store
                         gm_why_t *why)
 {
     char uri[GM_PATH_MAX + 32];
-    gm_store_t *s;
     int err = check_limits(lim, name, why);
 
     if (err == 0 && (err = memory_uri(name, uri, sizeof uri)) != 0) {
@@ -575,22 +582,7 @@ int gm_store_new_memory(const char *name, const gm_store_limits_t *lim, gm_store
                    name, (unsigned long long)(MEMORY_STORE_MAX >> 20));
         err = GM_EPROTO;
     }
-    if (err != 0) {
-        return err;
-    }
-    s = calloc(1, sizeof *s);
-    if (s == NULL) {
-        gm_why_set(why, "%s: out of memory", name);
-        return GM_ENOMEM;
-    }
-    s->lim = *lim;
-    err = open_existing(s, name, uri, why);
-    if (err != 0) {
-        gm_store_free(s);
-        return err;
-    }
-    *out = s;
-    return 0;
+    return err != 0 ? err : open_store(name, uri, lim, out, why);
 }
 
 int gm_store_memory_hold(const char *name, void **hold)

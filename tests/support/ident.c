@@ -193,3 +193,9 @@ void gm_test_config(gm_node_config_t *cfg, const char *listen_addr)
     cfg->redial_min_ms = 50;
     cfg->redial_max_ms = 400;
 }
+
+void gm_test_config_quiet_links(gm_node_config_t *cfg)
+{
+    cfg->keepalive_ms = 20000;
+    cfg->dead_after_ms = 60000;
+}

@@ -51,5 +51,7 @@ void gm_test_run_for(uv_loop_t *loop, uint64_t ms);
 
 /* Fast timers for tests; no control socket, no discovery, listening on addr. */
 void gm_test_config(gm_node_config_t *cfg, const char *listen_addr);
+/* Links with nothing due for 20 s: no keepalive, and no dead peer before a minute. */
+void gm_test_config_quiet_links(gm_node_config_t *cfg);
 
 #endif

@@ -270,10 +270,9 @@ Test(refusal, handshake_timeout_holds_while_the_other_links_are_quiet)
     gm_test_node_dir(&m.org_a, m.tmp, "peer", GM_ROLE_HANDHELD, 1000, FAR, dd, NULL);
     gm_test_node_dir(&m.org_a, m.tmp, "slow", GM_ROLE_HANDHELD, 1000, FAR, dx, &k);
     gm_test_config(&cc, "mem:c");
-    cc.keepalive_ms = 20000; /* its link to d has nothing due for 20 s */
-    cc.dead_after_ms = 60000;
+    gm_test_config_quiet_links(&cc); /* its link to d has nothing due for 20 s */
     gm_test_config(&cd, NULL);
-    cd.dead_after_ms = 60000; /* nor does d give up on c's silence */
+    gm_test_config_quiet_links(&cd); /* nor does d give up on c's silence */
     snprintf(cd.peers[0], GM_ADDR_LEN, "mem:c");
     cd.n_peers = 1;
     c = gm_test_mesh_start(&m, dc, &cc);

@@ -384,8 +384,8 @@ Test(node, link_closes_when_the_peer_certificate_expires)
     gm_test_config(&ca, "mem:a");
     gm_test_config(&cb, "mem:b");
     /* nothing else due on the link for 20 s: the wall clock's jump alone must be noticed */
-    ca.keepalive_ms = cb.keepalive_ms = 20000;
-    ca.dead_after_ms = cb.dead_after_ms = 60000;
+    gm_test_config_quiet_links(&ca);
+    gm_test_config_quiet_links(&cb);
     snprintf(cb.peers[0], GM_ADDR_LEN, "mem:a");
     cb.n_peers = 1;
     a = gm_test_mesh_start(&m, dir_a, &ca);

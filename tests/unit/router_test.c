@@ -835,20 +835,27 @@ Test(router, short_update_changes_a_route_only_for_the_announcement_held)
     cr_assert_eq(deliver(fx.r, D, fx.buf2, fx.len2), GM_ROUTER_NO_LINK);
 }
 
+/* hold (gm_router_hold or gm_router_hold_whole) D's route, then take it as news. */
+static void take_d(void (*hold)(gm_router_t *, const uint8_t *), gm_router_news_t *news)
+{
+    size_t cursor = 0;
+
+    hold(fx.r, id_of(D));
+    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, news), 0);
+}
+
 /* Short news goes only where the announcement is known to be: a neighbour that advertised
  * it, or every neighbour once news reached them all; a refused send undoes that. */
 Test(router, news_goes_short_only_to_neighbours_holding_the_announcement)
 {
     gm_router_news_t news;
     static gm_route_update_t u;
-    size_t cursor = 0;
 
     cr_assert_eq(gm_router_link_up(fx.r, id_of(EXPIRED)), 0); /* a third neighbour */
     announce(D);
     relay(3);
     cr_assert_eq(deliver(fx.r, B, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_NEW);
-    gm_router_hold(fx.r, id_of(D));
-    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    take_d(gm_router_hold, &news);
     cr_assert_not(news.all_hold);
     cr_assert(gm_router_holds(fx.r, &news, id_of(B)), "B sent it");
     cr_assert_not(gm_router_holds(fx.r, &news, id_of(C)));
@@ -863,25 +870,19 @@ Test(router, news_goes_short_only_to_neighbours_holding_the_announcement)
     /* a better route later: everyone holds the announcement now */
     relay(1);
     cr_assert_eq(deliver(fx.r, C, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_ROUTE_ONLY);
-    gm_router_hold(fx.r, id_of(D));
-    cursor = 0;
-    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    take_d(gm_router_hold, &news);
     cr_assert(news.all_hold);
     cr_assert(gm_router_holds(fx.r, &news, id_of(EXPIRED)));
 
     cr_assert_not(gm_router_holds(fx.r, &news, id_of(FOREIGN)), "not a neighbour here");
 
     /* a link refused that one: the next goes whole to every neighbour, once */
-    gm_router_hold_whole(fx.r, id_of(D));
-    cursor = 0;
-    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    take_d(gm_router_hold_whole, &news);
     cr_assert(news.whole);
     cr_assert_not(news.all_hold);
     cr_assert_not(gm_router_holds(fx.r, &news, id_of(EXPIRED)));
     cr_assert_not(gm_router_holds(fx.r, &news, id_of(C)), "even C, which sent it");
-    gm_router_hold(fx.r, id_of(D));
-    cursor = 0;
-    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    take_d(gm_router_hold, &news);
     cr_assert_not(news.whole);
     cr_assert(gm_router_holds(fx.r, &news, id_of(C)), "C sent it");
 
@@ -890,9 +891,7 @@ Test(router, news_goes_short_only_to_neighbours_holding_the_announcement)
     announce(D);
     relay(1);
     cr_assert_eq(deliver(fx.r, C, fx.buf2, fx.len2), GM_ROUTER_ACCEPTED_NEW);
-    gm_router_hold(fx.r, id_of(D));
-    cursor = 0;
-    cr_assert_eq(gm_router_take_news(fx.r, &cursor, fx.buf2, sizeof fx.buf2, &fx.len2, &news), 0);
+    take_d(gm_router_hold, &news);
     cr_assert_not(news.all_hold);
     cr_assert_not(gm_router_holds(fx.r, &news, id_of(B)), "B had only the older number");
 }
